@@ -1,0 +1,30 @@
+package io.tomestream.backend;
+
+/**
+ * Runs a whole ViT forward pass with token merging for a batch of preprocessed images. The CPU
+ * backend implements it here; a TornadoVM backend implements the same contract on a device.
+ * A backend runs one batch at a time: callers serialize {@link #forward}.
+ */
+public interface Backend extends AutoCloseable {
+
+    /** Short name used on the command line: {@code cpu}, {@code tornado}. */
+    String name();
+
+    /** The device it runs on, in words, for logs and the classification records. */
+    String device();
+
+    /**
+     * @param pixels     {@code batch} images, each CHW float32 of the model's input size, packed
+     * @param rPerLayer  tokens to merge in each block, before ToMe's cap at half the mergeable tokens
+     * @param out        receives logits, token counts and sources; reused across calls
+     */
+    void forward(float[] pixels, int batch, int[] rPerLayer, ForwardResult out);
+
+    /** Listens to every merge of a forward pass; for tests and tracing, null otherwise. */
+    default void trace(MergeTrace trace) {
+        throw new UnsupportedOperationException(name() + " backend can't trace merges");
+    }
+
+    @Override
+    void close();
+}

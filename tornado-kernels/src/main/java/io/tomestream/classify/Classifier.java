@@ -1,0 +1,170 @@
+package io.tomestream.classify;
+
+import io.tomestream.backend.Backend;
+import io.tomestream.backend.Backends;
+import io.tomestream.backend.ForwardResult;
+import io.tomestream.image.ImageException;
+import io.tomestream.image.Preprocessor;
+import io.tomestream.merge.Schedule;
+import io.tomestream.model.ModelConfig;
+import io.tomestream.model.ModelException;
+import io.tomestream.model.VitModel;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The engine's entry point: a model, a ToMe schedule and a backend. It takes a batch of encoded
+ * images (or already preprocessed pixels) and returns one outcome per image.
+ *
+ * <p>Thread-safe: calls are serialized, since each forward pass already uses every backend thread.
+ * Applications that want parallel batches open one Classifier per worker.
+ */
+public final class Classifier implements AutoCloseable {
+
+    /** @param threads 0 picks one per available processor */
+    public record Options(String tome, String backend, int threads, int topK) {
+        public static Options defaults() {
+            return new Options("0", "auto", 0, 5);
+        }
+
+        public Options withTome(String t) {
+            return new Options(t, backend, threads, topK);
+        }
+
+        public Options withBackend(String b) {
+            return new Options(tome, b, threads, topK);
+        }
+
+        public Options withThreads(int n) {
+            return new Options(tome, backend, n, topK);
+        }
+
+        public Options withTopK(int k) {
+            return new Options(tome, backend, threads, k);
+        }
+    }
+
+    private final VitModel model;
+    private final Schedule schedule;
+    private final int[] rPerLayer;
+    private final Backend backend;
+    private final Preprocessor preprocessor;
+    private final int topK;
+    private final ForwardResult result = new ForwardResult();
+    private float[] pixels = new float[0];
+
+    public Classifier(VitModel model, Options options) {
+        this.model = model;
+        this.schedule = Schedule.parse(options.tome());
+        this.rPerLayer = schedule.perLayer(model.config().depth());
+        int threads = options.threads() > 0 ? options.threads() : Backends.defaultThreads();
+        this.backend = Backends.create(options.backend(), model, threads);
+        this.preprocessor = new Preprocessor(model.config().input());
+        this.topK = Math.max(1, Math.min(options.topK(), model.config().numClasses()));
+    }
+
+    /** Loads a model folder (or {@code random:ARCH}) and opens a classifier on it. */
+    public static Classifier open(String modelLocation, Options options) throws ModelException {
+        return new Classifier(VitModel.load(modelLocation), options);
+    }
+
+    public VitModel model() {
+        return model;
+    }
+
+    public ModelConfig config() {
+        return model.config();
+    }
+
+    public Schedule schedule() {
+        return schedule;
+    }
+
+    public int[] rPerLayer() {
+        return rPerLayer.clone();
+    }
+
+    public Backend backend() {
+        return backend;
+    }
+
+    /** Values per preprocessed image: channels × height × width. */
+    public int imageLength() {
+        return preprocessor.tensorLength();
+    }
+
+    /** Decodes, preprocesses and classifies a batch of encoded images (PNG, JPEG, BMP, GIF). */
+    public synchronized List<Outcome> classify(List<byte[]> encoded) {
+        int n = encoded.size(), len = imageLength();
+        ensurePixels(n);
+        Outcome[] outcomes = new Outcome[n];
+        double[] prepMillis = new double[n];
+        int[] slotOf = new int[n];
+        int good = 0;
+        for (int i = 0; i < n; i++) {
+            long t0 = System.nanoTime();
+            try {
+                preprocessor.toTensor(encoded.get(i), pixels, good * len);
+                slotOf[i] = good++;
+            } catch (ImageException e) {
+                outcomes[i] = new Outcome.Rejected(e);
+                slotOf[i] = -1;
+            }
+            prepMillis[i] = (System.nanoTime() - t0) / 1e6;
+        }
+        if (good > 0) {
+            long t0 = System.nanoTime();
+            backend.forward(pixels, good, rPerLayer, result);
+            double forwardMillis = (System.nanoTime() - t0) / 1e6;
+            for (int i = 0; i < n; i++) {
+                if (slotOf[i] >= 0) {
+                    outcomes[i] = new Outcome.Classified(prediction(slotOf[i], prepMillis[i] + forwardMillis));
+                }
+            }
+        }
+        return Arrays.asList(outcomes);
+    }
+
+    /** Classifies {@code batch} preprocessed CHW images packed in {@code pixels}. */
+    public synchronized List<Prediction> classifyPixels(float[] pixels, int batch) {
+        long t0 = System.nanoTime();
+        backend.forward(pixels, batch, rPerLayer, result);
+        double millis = (System.nanoTime() - t0) / 1e6;
+        List<Prediction> out = new ArrayList<>(batch);
+        for (int b = 0; b < batch; b++) out.add(prediction(b, millis));
+        return out;
+    }
+
+    private Prediction prediction(int slot, double millis) {
+        float[] logits = result.logitsOf(slot);
+        return new Prediction(logits, top(logits), result.tokens.clone(), result.sourcesOf(slot), millis);
+    }
+
+    private List<Score> top(float[] logits) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (float v : logits) max = Math.max(max, v);
+        double sum = 0;
+        for (float v : logits) sum += Math.exp(v - max);
+        Integer[] order = new Integer[logits.length];
+        for (int i = 0; i < order.length; i++) order[i] = i;
+        Arrays.sort(order, (a, b) -> Float.compare(logits[b], logits[a]));
+        List<Score> top = new ArrayList<>(topK);
+        for (int i = 0; i < topK; i++) {
+            int c = order[i];
+            top.add(new Score(c, model.config().label(c), (float) (Math.exp(logits[c] - max) / sum)));
+        }
+        return top;
+    }
+
+    private void ensurePixels(int batch) {
+        int need = batch * imageLength();
+        if (pixels.length < need) pixels = new float[need];
+    }
+
+    @Override
+    public void close() {
+        backend.close();
+    }
+}
