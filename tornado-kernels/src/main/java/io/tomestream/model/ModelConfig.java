@@ -107,6 +107,10 @@ public record ModelConfig(
             patch = Integer.parseInt(named.group(4));
             img = Integer.parseInt(named.group(5));
         }
+        // timm's ViT configs have a fixed input size: pretrained_cfg.input_size wins over the name
+        if (cfg.get("input_size") instanceof List<?> size && size.size() == 3 && size.get(1) instanceof Number h) {
+            img = h.intValue();
+        }
         img = intArg(args, "img_size", img);
         patch = intArg(args, "patch_size", patch);
         embed = intArg(args, "embed_dim", embed);
@@ -122,7 +126,13 @@ public record ModelConfig(
         double mlpRatio = number(args, "mlp_ratio", 4.0);
         boolean qkvBias = bool(args, "qkv_bias", true);
         boolean classToken = bool(args, "class_token", true);
-        String pool = string(root, "global_pool", string(args, "global_pool", classToken ? "token" : "avg"));
+        // timm builds the model from model_args alone; the top-level copy is informational
+        String argPool = string(args, "global_pool", null), topPool = string(root, "global_pool", null);
+        if (argPool != null && topPool != null && !argPool.equals(topPool)) {
+            throw new ModelException("config.json says global_pool '" + topPool + "' but model_args.global_pool is '"
+                    + argPool + "'");
+        }
+        String pool = argPool != null ? argPool : topPool != null ? topPool : "token";
         if (!pool.equals("token") && !pool.equals("avg")) {
             throw new ModelException("global_pool '" + pool + "' is not supported (use 'token' or 'avg')");
         }
