@@ -166,7 +166,12 @@ public record ModelConfig(
         if (root.get("label_names") instanceof List<?> names) {
             for (Object o : names) labels.add(String.valueOf(o));
         }
-        InputSpec input = new InputSpec(chans, img, img, interp, cropPct, mean, std);
+        InputSpec input;
+        try {
+            input = new InputSpec(chans, img, img, interp, cropPct, mean, std);
+        } catch (IllegalArgumentException e) {
+            throw new ModelException("config.json: " + e.getMessage());
+        }
         return new ModelConfig(arch, (int) classes, pool, img, patch, chans, embed, depth, heads, mlpRatio,
                 qkvBias, classToken, input, List.copyOf(labels));
     }
