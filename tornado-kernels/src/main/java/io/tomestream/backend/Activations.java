@@ -28,7 +28,7 @@ public final class Activations {
             FloatVector az = z.abs();
             FloatVector t = ONE.div(az.mul(P).add(1f));
             FloatVector poly = t.mul(A5).add(A4).mul(t).add(A3).mul(t).add(A2).mul(t).add(A1).mul(t);
-            FloatVector e = az.mul(az).neg().lanewise(VectorOperators.EXP);
+            FloatVector e = Vectors.exp(az.mul(az).neg());
             FloatVector erfAbs = poly.mul(e).neg().add(1f);
             FloatVector erf = erfAbs.blend(erfAbs.neg(), z.compare(VectorOperators.LT, 0f));
             v.mul(0.5f).mul(erf.add(1f)).intoArray(x, off + i);
@@ -44,7 +44,7 @@ public final class Activations {
         float az = Math.abs(z);
         float t = 1f / (1f + P * az);
         float poly = ((((A5 * t + A4) * t + A3) * t + A2) * t + A1) * t;
-        float r = 1f - poly * (float) Math.exp(-az * az);
+        float r = 1f - poly * Vectors.exp(-az * az);
         return z < 0 ? -r : r;
     }
 
@@ -54,7 +54,7 @@ public final class Activations {
         FloatVector acc = FloatVector.zero(S);
         int i = 0;
         for (; i <= n - L; i += L) acc = acc.add(FloatVector.fromArray(S, x, xOff + i));
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = Vectors.sum(acc);
         for (; i < n; i++) sum += x[xOff + i];
         float mean = sum / n;
 
@@ -65,7 +65,7 @@ public final class Activations {
             FloatVector d = FloatVector.fromArray(S, x, xOff + i).sub(m);
             acc = d.fma(d, acc);
         }
-        float sq = acc.reduceLanes(VectorOperators.ADD);
+        float sq = Vectors.sum(acc);
         for (; i < n; i++) {
             float d = x[xOff + i] - mean;
             sq += d * d;
@@ -88,13 +88,13 @@ public final class Activations {
         FloatVector acc = FloatVector.zero(S);
         int i = 0;
         for (; i <= n - L; i += L) {
-            FloatVector e = FloatVector.fromArray(S, x, off + i).sub(mx).lanewise(VectorOperators.EXP);
+            FloatVector e = Vectors.exp(FloatVector.fromArray(S, x, off + i).sub(mx));
             e.intoArray(x, off + i);
             acc = acc.add(e);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = Vectors.sum(acc);
         for (; i < n; i++) {
-            float e = (float) Math.exp(x[off + i] - max);
+            float e = Vectors.exp(x[off + i] - max);
             x[off + i] = e;
             sum += e;
         }

@@ -1,7 +1,7 @@
 package io.tomestream.merge;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
+import io.tomestream.backend.Vectors;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -110,7 +110,7 @@ public final class BipartiteMatching {
             for (; d <= n - S.length(); d += S.length()) {
                 acc = FloatVector.fromArray(S, a, i + d).fma(FloatVector.fromArray(S, b, j + d), acc);
             }
-            sum = acc.reduceLanes(VectorOperators.ADD);
+            sum = Vectors.sum(acc);
         }
         for (; d < n; d++) sum += a[i + d] * b[j + d];
         return sum;

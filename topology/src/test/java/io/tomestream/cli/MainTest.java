@@ -1,0 +1,105 @@
+package io.tomestream.cli;
+
+import io.tomestream.json.Json;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The command line as a user runs it: stdout holds results only, stderr one line per problem. */
+class MainTest {
+    private static final Path FIXTURES = Path.of("..", "tornado-kernels", "src", "test", "resources", "fixtures");
+    private static final String MODEL = FIXTURES.resolve("vit-tiny-rand").toString();
+
+    private record Run(int code, String out, String err) {
+        List<String> outLines() {
+            return out.isBlank() ? List.of() : List.of(out.strip().split("\n"));
+        }
+    }
+
+    private static Run run(String... argv) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        int code = Main.run(argv, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    private static String image(int i) {
+        return FIXTURES.resolve("images/img" + i + ".png").toString();
+    }
+
+    @Test
+    void classifyJsonPrintsOneObjectPerImage() {
+        Run r = run("classify", "--model", MODEL, "--tome", "8:-1", "--top", "3", "--json", image(0), image(1), image(2));
+        assertEquals(0, r.code(), r.err());
+        List<String> lines = r.outLines();
+        assertEquals(3, lines.size(), r.out());
+        for (int i = 0; i < 3; i++) {
+            Map<?, ?> o = (Map<?, ?>) Json.parse(lines.get(i));
+            assertEquals(image(i), o.get("image"));
+            assertEquals(10, ((List<?>) o.get("logits")).size());
+            List<?> top = (List<?>) o.get("top");
+            assertEquals(3, top.size());
+            Map<?, ?> best = (Map<?, ?>) top.getFirst();
+            assertTrue(best.containsKey("index") && best.containsKey("label") && best.containsKey("score"));
+            assertEquals(List.of(65L, 49L, 39L, 34L, 34L), o.get("tokens"));
+            assertTrue(((Number) o.get("millis")).doubleValue() > 0);
+        }
+    }
+
+    @Test
+    void aBadImageIsReportedAndTheOthersStillClassified(@TempDir Path dir) throws Exception {
+        Path bad = dir.resolve("broken.png");
+        byte[] png = Files.readAllBytes(Path.of(image(0)));
+        Files.write(bad, java.util.Arrays.copyOf(png, png.length / 2)); // truncated mid-stream
+        Run r = run("classify", "--model", MODEL, "--json", image(0), bad.toString(), dir.resolve("missing.png").toString(), image(1));
+        assertEquals(1, r.code());
+        List<String> lines = r.outLines();
+        assertEquals(4, lines.size(), r.out());
+        List<String> errors = new ArrayList<>();
+        for (String l : lines) {
+            Map<?, ?> o = (Map<?, ?>) Json.parse(l);
+            if (o.containsKey("error")) errors.add((String) o.get("error"));
+        }
+        assertEquals(List.of("NOT_FOUND", "UNDECODABLE_IMAGE"), errors.stream().sorted().toList());
+        assertTrue(r.err().contains("broken.png: "), r.err());
+        assertTrue(!r.err().contains("\tat "), "no stack trace: " + r.err());
+    }
+
+    @Test
+    void mistakesGiveOneLineErrorsAndExitCode2(@TempDir Path dir) throws Exception {
+        assertError(run("classify", "--model", MODEL, "--tome", "16:x", image(0)), "ToMe spec '16:x' doesn't parse");
+        assertError(run("classify", "--model", dir.resolve("nope").toString(), image(0)), "does not exist");
+        assertError(run("classify", "--model", MODEL), "classify needs at least one IMAGE");
+        assertError(run("classify", "--model", MODEL, "--frobnicate", image(0)), "unknown option --frobnicate");
+        assertError(run("bench", "--model", "random:resnet50"), "unknown architecture 'resnet50'");
+        Files.writeString(dir.resolve("config.json"), "{\"architecture\": \"vit_tiny_patch16_224\", \"num_classes\": 10}");
+        Files.write(dir.resolve("model.safetensors"), new byte[] {8, 0, 0, 0, 0, 0, 0, 0, '{', '}'});
+        assertError(run("classify", "--model", dir.toString(), image(0)), "malformed safetensors header");
+    }
+
+    private static void assertError(Run r, String fragment) {
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains(fragment), r.err());
+        assertTrue(!r.err().contains("\tat "), "no stack trace: " + r.err());
+        assertEquals("", r.out());
+    }
+
+    @Test
+    void benchPrintsATableWithTheBaseline() {
+        Run r = run("bench", "--model", MODEL, "--batch", "2", "--threads", "2", "--tome", "8;8:-1", "--seconds", "0.2", "--warmup", "0.1");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("| ToMe | img/s | ms/batch | tokens at last block | GFLOPs/img | speedup |"), r.out());
+        assertTrue(r.out().contains("| 0 |") && r.out().contains("| 8 |") && r.out().contains("| 8:-1 |"), r.out());
+        assertTrue(r.out().contains("| 1.00x |"), r.out());
+    }
+}
