@@ -41,6 +41,16 @@ public final class CpuBackend implements Backend {
     private MergePlan[] plans = new MergePlan[0];
     private BipartiteMatching[] matchers = new BipartiteMatching[0];
 
+    private long[] phaseNanos;
+    private long phaseStart;
+
+    /** Ends the running phase, charging its time to {@code phase}, and starts the next. */
+    private void lap(Phase phase) {
+        long now = System.nanoTime();
+        phaseNanos[phase.ordinal()] += now - phaseStart;
+        phaseStart = now;
+    }
+
     // the step in flight, read by the task lambdas below
     private int batch, tokens, layer, mergeR, outTokens;
     private float[] curPixels;
@@ -108,8 +118,11 @@ public final class CpuBackend implements Backend {
         this.curPixels = pixels;
         tokens = inputTokens;
         proportional = false;
+        phaseNanos = out.phaseNanos;
+        phaseStart = System.nanoTime();
 
         embed();
+        lap(Phase.PATCH_EMBED);
         Arrays.fill(size, 0, batch * tokens, 1f);
         for (int b = 0; b < batch; b++) {
             for (int t = 0; t < inputTokens; t++) tokenOf[b * inputTokens + t] = t;
@@ -120,6 +133,7 @@ public final class CpuBackend implements Backend {
             out.tokens[layer + 1] = tokens;
         }
         classify(out);
+        lap(Phase.HEAD);
         System.arraycopy(tokenOf, 0, out.sources, 0, batch * inputTokens);
         curPixels = null;
     }
@@ -166,9 +180,13 @@ public final class CpuBackend implements Backend {
         VitWeights.Block b = w.blocks[layer];
         int rows = batch * tokens;
         layerNorm(x, xn, rows, b.norm1Weight, b.norm1Bias);
+        lap(Phase.LAYER_NORM);
         matmul.run(pool, xn, 0, rows, qkv[layer], qkvOut, 0, false, MatMul.Epilogue.NONE);
+        lap(Phase.QKV);
         pool.run(batch * heads, attentionTask);
+        lap(Phase.ATTENTION);
         residual(attnOut, proj[layer], dim, b.ls1, rows);
+        lap(Phase.PROJ);
 
         mergeR = BipartiteMatching.cap(r, tokens, classToken, distToken);
         if (mergeR > 0) {
@@ -179,11 +197,14 @@ public final class CpuBackend implements Backend {
             rows = batch * tokens;
             proportional = true;
             pool.run(batch, logSizeTask);
+            lap(Phase.MATCH_AND_MERGE);
         }
 
         layerNorm(x, xn, rows, b.norm2Weight, b.norm2Bias);
+        lap(Phase.LAYER_NORM);
         matmul.run(pool, xn, 0, rows, fc1[layer], hiddenOut, 0, false, MatMul.Epilogue.GELU);
         residual(hiddenOut, fc2[layer], hidden, b.ls2, rows);
+        lap(Phase.MLP);
     }
 
     /** x += a·Wᵀ + bias, or x += γ·(a·Wᵀ + bias) with layer scale. */

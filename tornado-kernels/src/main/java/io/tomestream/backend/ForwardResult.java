@@ -9,6 +9,8 @@ public final class ForwardResult {
     public int[] tokens = new int[0];
     /** [batch × inputTokens]: for each input token of each image, the final token that holds it. */
     public int[] sources = new int[0];
+    /** Wall time of each {@link Phase} in the last forward pass, indexed by ordinal. */
+    public final long[] phaseNanos = new long[Phase.values().length];
 
     public void prepare(int batch, int numClasses, int depth, int inputTokens) {
         this.batch = batch;
@@ -17,6 +19,7 @@ public final class ForwardResult {
         if (logits.length < batch * numClasses) logits = new float[batch * numClasses];
         if (tokens.length != depth + 1) tokens = new int[depth + 1];
         if (sources.length < batch * inputTokens) sources = new int[batch * inputTokens];
+        java.util.Arrays.fill(phaseNanos, 0);
     }
 
     public float[] logitsOf(int image) {

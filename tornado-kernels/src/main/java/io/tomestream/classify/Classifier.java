@@ -95,6 +95,26 @@ public final class Classifier implements AutoCloseable {
         return preprocessor.tensorLength();
     }
 
+    /**
+     * Runs dummy batches until the forward pass is JIT-compiled, so that the first real event isn't
+     * the one that pays for it. Long-running callers (the streaming app) call this at start-up.
+     *
+     * @return the milliseconds spent
+     */
+    public synchronized double warmUp(int batch, double seconds) {
+        long t0 = System.nanoTime(), end = t0 + (long) (seconds * 1e9);
+        float[] dummy = new float[batch * imageLength()];
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(0);
+        for (int i = 0; i < dummy.length; i++) dummy[i] = (float) rnd.nextGaussian();
+        int[] sizes = {1, batch};
+        int rounds = 0;
+        do {
+            backend.forward(dummy, sizes[rounds % 2], rPerLayer, result);
+            rounds++;
+        } while (rounds < 4 || System.nanoTime() < end);
+        return (System.nanoTime() - t0) / 1e6;
+    }
+
     /** Decodes, preprocesses and classifies a batch of encoded images (PNG, JPEG, BMP, GIF). */
     public synchronized List<Outcome> classify(List<byte[]> encoded) {
         int n = encoded.size(), len = imageLength();
