@@ -21,6 +21,7 @@ final class OnnxModel implements AutoCloseable {
         options.setInterOpNumThreads(1);
         options.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
         options.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+        if (Boolean.getBoolean("ort.nospin")) options.addConfigEntry("session.intra_op.allow_spinning", "0");
         session = env.createSession(file.toString(), options);
         imageShape = new long[] {channels, size, size};
     }

@@ -31,7 +31,7 @@ public final class CpuBackend implements Backend {
     private final PackedMatrix patchEmbed, head, headDist;
     private final PackedMatrix[] qkv, proj, fc1, fc2;
     private final MatMul matmul = new MatMul();
-    private final ThreadLocal<AttentionScratch> attentionScratch;
+    private final ThreadLocal<Attention> attention;
     private MergeTrace trace;
 
     // workspace, grown to the largest batch
@@ -87,7 +87,7 @@ public final class CpuBackend implements Backend {
             fc1[i] = new PackedMatrix(b.fc1Weight, b.fc1Bias, hidden, dim);
             fc2[i] = new PackedMatrix(b.fc2Weight, b.fc2Bias, dim, hidden);
         }
-        attentionScratch = ThreadLocal.withInitial(() -> new AttentionScratch(inputTokens, headDim));
+        attention = ThreadLocal.withInitial(() -> new Attention(inputTokens, headDim));
     }
 
     @Override
@@ -240,112 +240,14 @@ public final class CpuBackend implements Backend {
         }
     }
 
-    /** Per-thread buffers of one attention head: keys transposed, and two rows of scores. */
-    private static final class AttentionScratch {
-        final float[] keysT, scores0, scores1;
-
-        AttentionScratch(int tokens, int headDim) {
-            keysT = new float[headDim * tokens];
-            scores0 = new float[tokens];
-            scores1 = new float[tokens];
-        }
-    }
-
     private final WorkerPool.Task attentionTask = this::attentionStep;
 
-    /**
-     * One (image, head): softmax(q·kᵀ·scale + log size)·v, with proportional attention after a
-     * merge. Query rows go in pairs so that each key and value vector loaded serves two rows.
-     */
+    /** One (image, head), with proportional attention once tokens have merged. */
     private void attentionStep(int task) {
         int b = task / heads, h = task % heads;
-        int T = tokens, stride = 3 * dim;
-        int rowBase = b * T * stride;
-        AttentionScratch s = attentionScratch.get();
-        float[] kT = s.keysT, qkv = qkvOut;
-        for (int j = 0; j < T; j++) {
-            int k = rowBase + j * stride + dim + h * headDim;
-            for (int d = 0; d < headDim; d++) kT[d * T + j] = qkv[k + d];
-        }
-        int vBase = rowBase + 2 * dim + h * headDim;
-        for (int i = 0; i < T; i += 2) {
-            boolean pair = i + 1 < T;
-            int q0 = rowBase + i * stride + h * headDim;
-            int q1 = pair ? q0 + stride : q0; // an odd last row is computed twice and stored once
-            scores(qkv, q0, q1, kT, T, s.scores0, s.scores1);
-            probabilities(s.scores0, b * T, T);
-            if (pair) probabilities(s.scores1, b * T, T);
-            int out0 = (b * T + i) * dim + h * headDim;
-            weightedValues(s.scores0, pair ? s.scores1 : s.scores0, qkv, vBase, stride, T, out0, pair ? out0 + dim : out0);
-        }
-    }
-
-    private void probabilities(float[] sc, int sizeBase, int T) {
-        if (proportional) {
-            for (int j = 0; j < T; j++) sc[j] += logSize[sizeBase + j];
-        }
-        Activations.softmax(sc, 0, T);
-    }
-
-    /** s0[j] = (q0 · k_j)·scale and s1[j] = (q1 · k_j)·scale, vectorized over j. */
-    private void scores(float[] qkv, int q0, int q1, float[] kT, int T, float[] s0, float[] s1) {
-        int j = 0;
-        for (; j <= T - 2 * L; j += 2 * L) {
-            FloatVector a0 = FloatVector.zero(S), a1 = a0, b0 = a0, b1 = a0;
-            for (int d = 0; d < headDim; d++) {
-                FloatVector x0 = FloatVector.broadcast(S, qkv[q0 + d]), x1 = FloatVector.broadcast(S, qkv[q1 + d]);
-                FloatVector k0 = FloatVector.fromArray(S, kT, d * T + j), k1 = FloatVector.fromArray(S, kT, d * T + j + L);
-                a0 = k0.fma(x0, a0);
-                a1 = k1.fma(x0, a1);
-                b0 = k0.fma(x1, b0);
-                b1 = k1.fma(x1, b1);
-            }
-            a0.mul(scale).intoArray(s0, j);
-            a1.mul(scale).intoArray(s0, j + L);
-            b0.mul(scale).intoArray(s1, j);
-            b1.mul(scale).intoArray(s1, j + L);
-        }
-        for (; j < T; j++) {
-            float a = 0, c = 0;
-            for (int d = 0; d < headDim; d++) {
-                float k = kT[d * T + j];
-                a += qkv[q0 + d] * k;
-                c += qkv[q1 + d] * k;
-            }
-            s0[j] = a * scale;
-            s1[j] = c * scale;
-        }
-    }
-
-    /** out0 = Σ_j p0[j]·v_j and out1 = Σ_j p1[j]·v_j, two vectors of the head at a time. */
-    private void weightedValues(float[] p0, float[] p1, float[] qkv, int vBase, int stride, int T, int out0, int out1) {
-        int d = 0;
-        for (; d <= headDim - 2 * L; d += 2 * L) {
-            FloatVector a0 = FloatVector.zero(S), a1 = a0, b0 = a0, b1 = a0;
-            for (int j = 0; j < T; j++) {
-                int v = vBase + j * stride + d;
-                FloatVector v0 = FloatVector.fromArray(S, qkv, v), v1 = FloatVector.fromArray(S, qkv, v + L);
-                FloatVector x0 = FloatVector.broadcast(S, p0[j]), x1 = FloatVector.broadcast(S, p1[j]);
-                a0 = v0.fma(x0, a0);
-                a1 = v1.fma(x0, a1);
-                b0 = v0.fma(x1, b0);
-                b1 = v1.fma(x1, b1);
-            }
-            a0.intoArray(attnOut, out0 + d);
-            a1.intoArray(attnOut, out0 + d + L);
-            b0.intoArray(attnOut, out1 + d);
-            b1.intoArray(attnOut, out1 + d + L);
-        }
-        for (; d < headDim; d++) {
-            float a = 0, c = 0;
-            for (int j = 0; j < T; j++) {
-                float v = qkv[vBase + j * stride + d];
-                a += p0[j] * v;
-                c += p1[j] * v;
-            }
-            attnOut[out0 + d] = a;
-            attnOut[out1 + d] = c;
-        }
+        int stride = 3 * dim;
+        attention.get().run(qkvOut, b * tokens * stride, stride, dim, h * headDim, tokens, scale,
+                proportional ? logSize : null, b * tokens, attnOut, b * tokens * dim + h * headDim, dim);
     }
 
     /**
