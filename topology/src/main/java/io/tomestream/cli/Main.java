@@ -1,6 +1,7 @@
 package io.tomestream.cli;
 
 import io.tomestream.model.ModelException;
+import io.tomestream.topology.StreamingApp;
 
 import java.io.PrintStream;
 import java.util.Arrays;
@@ -15,6 +16,9 @@ public final class Main {
                        classify images (PNG, JPEG, BMP, GIF) with a timm ViT/DeiT model folder
               bench    --model DIR|random:ARCH [--batch B] [--threads T] [--tome SPEC[;SPEC...]] [--seconds S]
                        measure img/s with and without token merging
+              run      --config FILE [--set key=value ...]
+                       classify the image-events topic into classifications with Kafka Streams, until SIGTERM;
+                       settings: FILE < TOMESTREAM_* environment < --set (see io.tomestream.config.Settings)
 
             ToMe SPEC: R (constant), R:INFLECT (ToMe's schedule, e.g. 16:-1), or R1,R2,... per block; 0 = off
             """;
@@ -37,6 +41,7 @@ public final class Main {
             return switch (argv[0]) {
                 case "classify" -> ClassifyCommand.run(rest, out, err);
                 case "bench" -> BenchCommand.run(rest, out, err);
+                case "run" -> StreamingApp.run(rest);
                 default -> throw new Args.UsageException("unknown command '" + argv[0] + "'");
             };
         } catch (Args.UsageException e) {

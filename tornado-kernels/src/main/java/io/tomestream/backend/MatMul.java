@@ -16,7 +16,7 @@ public final class MatMul implements WorkerPool.Task {
     private static final int MR = 4;
     private static final int ROWS_PER_TILE = 64;
     private static final int PANELS_PER_TILE = 4;
-    private static final int KC = 256;
+    private static final int KC = 384;
 
     public enum Epilogue { NONE, GELU }
 

@@ -1,0 +1,122 @@
+package io.tomestream.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tomestream.schema.DeadLetterReason;
+
+import java.time.Duration;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The pipeline's own meters. Prometheus names (after Micrometer's renaming):
+ * {@code tomestream_events_consumed_total}, {@code tomestream_events_tombstones_total},
+ * {@code tomestream_events_classified_total}, {@code tomestream_events_dead_lettered_total{reason}},
+ * {@code tomestream_latency_end_to_end_seconds} (now minus the event's eventTime),
+ * {@code tomestream_batch_duration_seconds} (one classify call), {@code tomestream_batch_size},
+ * {@code tomestream_tokens_final} (tokens left at the last block, per image) and
+ * {@code tomestream_model_info{model,version,tome,backend,device}}. Consumer lag comes from Kafka's
+ * own client metrics ({@code kafka_consumer_fetch_manager_records_lag_max}), bound separately.
+ * Thread-safe: every stream task records into the same meters.
+ */
+public final class PipelineMetrics {
+    private final MeterRegistry registry;
+    private final Counter consumed;
+    private final Counter tombstones;
+    private final Counter classified;
+    private final Map<DeadLetterReason, Counter> deadLettered = new EnumMap<>(DeadLetterReason.class);
+    private final Timer endToEnd;
+    private final Timer batchDuration;
+    private final DistributionSummary batchSize;
+    private final DistributionSummary finalTokens;
+
+    public PipelineMetrics(MeterRegistry registry) {
+        this.registry = registry;
+        consumed = Counter.builder("tomestream.events.consumed")
+                .description("Input records read, tombstones and bad records included").register(registry);
+        tombstones = Counter.builder("tomestream.events.tombstones")
+                .description("Input records with a null value, skipped").register(registry);
+        classified = Counter.builder("tomestream.events.classified")
+                .description("Classifications written").register(registry);
+        // Every reason is registered up front, so alerts see a 0 series rather than none.
+        for (DeadLetterReason reason : DeadLetterReason.values()) {
+            deadLettered.put(reason, Counter.builder("tomestream.events.dead.lettered")
+                    .description("Dead letters written, by reason").tag("reason", reason.name()).register(registry));
+        }
+        endToEnd = Timer.builder("tomestream.latency.end.to.end")
+                .description("From the event's eventTime to its classification being forwarded")
+                .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
+                .maximumExpectedValue(Duration.ofMinutes(10)).register(registry);
+        batchDuration = Timer.builder("tomestream.batch.duration")
+                .description("Model latency: one classify call for a whole batch, decoding included")
+                .publishPercentileHistogram().minimumExpectedValue(Duration.ofMillis(1))
+                .maximumExpectedValue(Duration.ofMinutes(1)).register(registry);
+        batchSize = DistributionSummary.builder("tomestream.batch.size")
+                .description("Images per classify call")
+                .serviceLevelObjectives(1, 2, 4, 8, 16, 32, 64, 128, 256).register(registry);
+        finalTokens = DistributionSummary.builder("tomestream.tokens.final")
+                .description("Tokens left at the last block, per image (fewer = more merging)")
+                .publishPercentileHistogram().minimumExpectedValue(1.0).maximumExpectedValue(1024.0).register(registry);
+    }
+
+    /** Meters that go nowhere; for tests that don't look at them. */
+    public static PipelineMetrics discarding() {
+        return new PipelineMetrics(new SimpleMeterRegistry());
+    }
+
+    public MeterRegistry registry() {
+        return registry;
+    }
+
+    /** A constant 1 gauge whose tags say which model serves, for dashboards. */
+    public void modelInfo(String model, String version, String tome, String backend, String device) {
+        Gauge.builder("tomestream.model.info", () -> 1)
+                .description("The model being served; always 1")
+                .tags("model", model, "version", version, "tome", tome, "backend", backend, "device", device)
+                .register(registry);
+    }
+
+    public void consumed() {
+        consumed.increment();
+    }
+
+    public void tombstone() {
+        tombstones.increment();
+    }
+
+    public void classified(int tokensFinal, long endToEndMs) {
+        classified.increment();
+        finalTokens.record(tokensFinal);
+        endToEnd.record(Math.max(0, endToEndMs), TimeUnit.MILLISECONDS);
+    }
+
+    public void deadLettered(DeadLetterReason reason) {
+        deadLettered.get(reason).increment();
+    }
+
+    public void batch(int size, long nanos) {
+        batchSize.record(size);
+        batchDuration.record(nanos, TimeUnit.NANOSECONDS);
+    }
+
+    public double consumedCount() {
+        return consumed.count();
+    }
+
+    public double classifiedCount() {
+        return classified.count();
+    }
+
+    public double tombstoneCount() {
+        return tombstones.count();
+    }
+
+    public double deadLetteredCount(DeadLetterReason reason) {
+        return deadLettered.get(reason).count();
+    }
+}

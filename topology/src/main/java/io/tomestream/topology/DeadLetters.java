@@ -1,0 +1,57 @@
+package io.tomestream.topology;
+
+import io.tomestream.schema.DeadLetter;
+import io.tomestream.schema.DeadLetterReason;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.streams.processor.api.Record;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+
+/**
+ * Dead-letter records: the failed input with its origin and the reason, keyed like the input. The
+ * reason and message are also headers, so tools can filter the DLQ without decoding Avro.
+ */
+public final class DeadLetters {
+    /** Header with the {@link DeadLetterReason} name, e.g. {@code SCHEMA_ERROR}. */
+    public static final String REASON_HEADER = "tomestream.reason";
+    /** Header with the one-line message, UTF-8. */
+    public static final String MESSAGE_HEADER = "tomestream.message";
+
+    private static final int MAX_MESSAGE = 1000;
+
+    private DeadLetters() {
+    }
+
+    /**
+     * @param keepPayload false when the payload is the problem (too large): the DLQ record would then
+     *                    be as large as the input and may exceed the producer's max.request.size
+     */
+    static Record<byte[], SpecificRecord> of(BufferedRecord in, DeadLetterReason reason, String message,
+                                              boolean keepPayload, long nowMs) {
+        String line = oneLine(message);
+        DeadLetter letter = DeadLetter.newBuilder()
+                .setOriginalTopic(in.topic())
+                .setOriginalPartition(in.partition())
+                .setOriginalOffset(in.offset())
+                .setOriginalKey(in.key() == null ? null : ByteBuffer.wrap(in.key()))
+                .setReason(reason)
+                .setMessage(line)
+                .setOriginalPayload(keepPayload && in.value() != null ? ByteBuffer.wrap(in.value()) : null)
+                .setFailedAt(Instant.ofEpochMilli(nowMs))
+                .build();
+        RecordHeaders headers = new RecordHeaders();
+        headers.add(REASON_HEADER, reason.name().getBytes(StandardCharsets.UTF_8));
+        headers.add(MESSAGE_HEADER, line.getBytes(StandardCharsets.UTF_8));
+        return new Record<>(in.key(), letter, in.timestamp(), headers);
+    }
+
+    static String oneLine(String message) {
+        String s = message == null || message.isBlank() ? "(no message)" : message.strip();
+        int nl = s.indexOf('\n');
+        if (nl >= 0) s = s.substring(0, nl).strip();
+        return s.length() <= MAX_MESSAGE ? s : s.substring(0, MAX_MESSAGE) + "...";
+    }
+}

@@ -1,0 +1,258 @@
+package io.tomestream.topology;
+
+import io.tomestream.classify.Outcome;
+import io.tomestream.image.ImageException;
+import io.tomestream.metrics.PipelineMetrics;
+import io.tomestream.schema.DeadLetterReason;
+import io.tomestream.schema.ImageEvent;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.processor.Cancellable;
+import org.apache.kafka.streams.processor.PunctuationType;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.processor.api.RecordMetadata;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.ByteBuffer;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * Collects a task's image events into micro-batches and classifies each batch with one engine call.
+ *
+ * <p>The batch lives in a changelogged state store, not in memory: under exactly-once, the store's
+ * changelog writes and the consumed offsets commit in the same transaction, so a buffered record is
+ * either in the store (here, or restored on whichever instance gets the task next) or not yet
+ * consumed. Nothing is lost on a crash and nothing is classified twice into the output.
+ *
+ * <p>A batch is flushed when it holds {@code batch.size} records, or when its oldest record has
+ * waited {@code batch.max.wait.ms} of wall-clock time. Records that can't be classified go to the
+ * dead-letter sink on their own; none of them fails or holds up the others.
+ */
+final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], SpecificRecord> {
+    private static final Logger log = LoggerFactory.getLogger(MicroBatchProcessor.class);
+    /** The first engine failure is logged with its stack trace, later ones in one line. */
+    private static final AtomicBoolean modelErrorTraced = new AtomicBoolean();
+
+    private final Engine engine;
+    private final Deserializer<SpecificRecord> valueDeserializer;
+    private final PipelineMetrics metrics;
+    private final int batchSize;
+    private final long maxWaitMs;
+    private final int imageMaxBytes;
+
+    private ProcessorContext<byte[], SpecificRecord> context;
+    private KeyValueStore<Bytes, byte[]> buffer;
+    private Cancellable punctuator;
+    private int buffered;
+    private long oldestArrivalMs;
+    private boolean flushRestored;
+
+    MicroBatchProcessor(Engine engine, Deserializer<SpecificRecord> valueDeserializer, PipelineMetrics metrics,
+                        int batchSize, long maxWaitMs, int imageMaxBytes) {
+        this.engine = engine;
+        this.valueDeserializer = valueDeserializer;
+        this.metrics = metrics;
+        this.batchSize = batchSize;
+        this.maxWaitMs = maxWaitMs;
+        this.imageMaxBytes = imageMaxBytes;
+    }
+
+    @Override
+    public void init(ProcessorContext<byte[], SpecificRecord> context) {
+        this.context = context;
+        this.buffer = context.getStateStore(ClassificationTopology.BUFFER_STORE);
+        // Kafka Streams calls init after restoring the store, so this counts what a previous owner of
+        // the task (or this instance before a restart) left behind. Those records are flushed at the
+        // first punctuation: init has no current record to forward from, and their arrival times,
+        // taken on another machine's clock, mean nothing here.
+        buffered = 0;
+        oldestArrivalMs = Long.MAX_VALUE;
+        try (KeyValueIterator<Bytes, byte[]> it = buffer.all()) {
+            for (; it.hasNext(); it.next()) buffered++;
+        }
+        flushRestored = buffered > 0;
+        if (flushRestored) {
+            log.info("task {}: {} buffered records restored; classifying them at the first punctuation", context.taskId(), buffered);
+        }
+        // Check twice per wait, so a batch waits at most about 1.5 x batch.max.wait.ms.
+        Duration every = Duration.ofMillis(Math.clamp(maxWaitMs / 2, 1, 50));
+        punctuator = context.schedule(every, PunctuationType.WALL_CLOCK_TIME, this::punctuate);
+    }
+
+    @Override
+    public void process(Record<byte[], byte[]> record) {
+        metrics.consumed();
+        if (record.value() == null) {
+            metrics.tombstone(); // nothing to classify, and deleting an image event means nothing here
+            return;
+        }
+        RecordMetadata origin = context.recordMetadata()
+                .orElseThrow(() -> new IllegalStateException("the classify processor must be fed by a source topic"));
+        long now = context.currentSystemTimeMs();
+        BufferedRecord in = new BufferedRecord(origin.topic(), origin.partition(), origin.offset(), record.timestamp(),
+                now, record.key(), record.value(), record.headers());
+        if (record.value().length > imageMaxBytes) {
+            deadLetter(in, DeadLetterReason.PAYLOAD_TOO_LARGE,
+                    "payload is " + record.value().length + " bytes; image.max.bytes is " + imageMaxBytes, false);
+            return;
+        }
+        try {
+            decode(in); // only to dead-letter bad records now rather than after a wait; decoded again at flush
+        } catch (NotAnImageEvent e) {
+            deadLetter(in, DeadLetterReason.SCHEMA_ERROR, e.getMessage(), true);
+            return;
+        }
+        buffer.put(in.storeKey(), in.encode());
+        buffered++;
+        oldestArrivalMs = Math.min(oldestArrivalMs, now);
+        if (buffered >= batchSize) flush();
+    }
+
+    private void punctuate(long now) {
+        if (buffered > 0 && (flushRestored || now - oldestArrivalMs >= maxWaitMs)) flush();
+    }
+
+    /** Classifies everything buffered, in offset order and in batches of at most batch.size, then empties the buffer. */
+    private void flush() {
+        List<KeyValue<Bytes, byte[]>> entries = new ArrayList<>(buffered);
+        try (KeyValueIterator<Bytes, byte[]> it = buffer.all()) {
+            it.forEachRemaining(entries::add);
+        }
+        for (int from = 0; from < entries.size(); from += batchSize) {
+            List<KeyValue<Bytes, byte[]>> chunk = entries.subList(from, Math.min(entries.size(), from + batchSize));
+            List<BufferedRecord> batch = new ArrayList<>(chunk.size());
+            for (KeyValue<Bytes, byte[]> kv : chunk) {
+                try {
+                    batch.add(BufferedRecord.decode(kv.value));
+                } catch (RuntimeException e) {
+                    // Only a store written by an incompatible version could hold this; keeping it would fail every flush.
+                    log.error("task {}: dropping unreadable buffer entry {}: {}", context.taskId(), kv.key, e.toString());
+                }
+            }
+            classify(batch);
+            // Deleted only after the results were forwarded: both are in the same transaction under exactly-once.
+            for (KeyValue<Bytes, byte[]> kv : chunk) buffer.delete(kv.key);
+        }
+        buffered = 0;
+        oldestArrivalMs = Long.MAX_VALUE;
+        flushRestored = false;
+    }
+
+    private void classify(List<BufferedRecord> batch) {
+        List<BufferedRecord> accepted = new ArrayList<>(batch.size());
+        List<ImageEvent> events = new ArrayList<>(batch.size());
+        List<byte[]> images = new ArrayList<>(batch.size());
+        for (BufferedRecord r : batch) {
+            try {
+                ImageEvent event = decode(r);
+                accepted.add(r);
+                events.add(event);
+                images.add(bytes(event.getImage()));
+            } catch (NotAnImageEvent e) {
+                deadLetter(r, DeadLetterReason.SCHEMA_ERROR, e.getMessage(), true);
+            }
+        }
+        if (images.isEmpty()) return;
+
+        long t0 = System.nanoTime();
+        List<Outcome> outcomes;
+        try {
+            outcomes = engine.classifier().classify(images);
+            if (outcomes == null || outcomes.size() != images.size()) {
+                throw new IllegalStateException("the engine returned " + (outcomes == null ? "no" : outcomes.size())
+                        + " outcomes for " + images.size() + " images");
+            }
+        } catch (RuntimeException e) {
+            // A broken engine must not kill the stream thread: the thread would be replaced, re-read the
+            // same batch from the store and fail again, forever. The batch is dead-lettered instead.
+            if (modelErrorTraced.compareAndSet(false, true)) {
+                log.error("task {}: classifying a batch of {} failed; it goes to the DLQ as MODEL_ERROR", context.taskId(), images.size(), e);
+            } else {
+                log.error("task {}: classifying a batch of {} failed; it goes to the DLQ as MODEL_ERROR: {}", context.taskId(), images.size(), e.toString());
+            }
+            for (BufferedRecord r : accepted) deadLetter(r, DeadLetterReason.MODEL_ERROR, "classify failed: " + e, true);
+            return;
+        }
+        metrics.batch(images.size(), System.nanoTime() - t0);
+
+        long now = System.currentTimeMillis();
+        for (int i = 0; i < outcomes.size(); i++) {
+            BufferedRecord r = accepted.get(i);
+            ImageEvent event = events.get(i);
+            switch (outcomes.get(i)) {
+                case Outcome.Classified c -> {
+                    context.forward(new Record<>(r.key(), Classifications.of(event, c.prediction(), engine, now), r.timestamp()),
+                            ClassificationTopology.CLASSIFIED_SINK);
+                    metrics.classified(c.prediction().finalTokens(), now - event.getEventTime().toEpochMilli());
+                }
+                case Outcome.Rejected rejected -> deadLetter(r, reason(rejected.error()), rejected.error().getMessage(), true);
+            }
+        }
+    }
+
+    /**
+     * Why flushing on close would be wrong: close runs when the task is revoked in a rebalance or the
+     * instance shuts down, after Kafka Streams has committed the task. Results forwarded now would fall
+     * outside that transaction, and the buffer (committed in the store's changelog) is restored by the
+     * task's next owner, which classifies it then. Flushing here could only duplicate or lose outputs.
+     */
+    @Override
+    public void close() {
+        if (punctuator != null) punctuator.cancel();
+    }
+
+    private ImageEvent decode(BufferedRecord r) throws NotAnImageEvent {
+        Object value;
+        try {
+            value = valueDeserializer.deserialize(r.topic(), r.headers(), r.value());
+        } catch (RuntimeException e) {
+            throw new NotAnImageEvent(e.getMessage() == null ? e.toString() : e.getMessage());
+        }
+        if (value instanceof ImageEvent event) return event;
+        throw new NotAnImageEvent("expected an ImageEvent, got " + (value == null ? "null"
+                : value.getClass().getName() + (value instanceof SpecificRecord ? "" : " (configure the serde to read specific records)")));
+    }
+
+    private void deadLetter(BufferedRecord r, DeadLetterReason reason, String message, boolean keepPayload) {
+        context.forward(DeadLetters.of(r, reason, message, keepPayload, System.currentTimeMillis()),
+                ClassificationTopology.DEAD_LETTER_SINK);
+        metrics.deadLettered(reason);
+        log.debug("dead letter {} from {}-{}@{}: {}", reason, r.topic(), r.partition(), r.offset(), message);
+    }
+
+    private static DeadLetterReason reason(ImageException e) {
+        return switch (e.reason()) {
+            case UNDECODABLE_IMAGE -> DeadLetterReason.UNDECODABLE_IMAGE;
+            case IMAGE_TOO_LARGE -> DeadLetterReason.IMAGE_TOO_LARGE;
+            case UNSUPPORTED_FORMAT -> DeadLetterReason.UNSUPPORTED_FORMAT;
+        };
+    }
+
+    private static byte[] bytes(ByteBuffer b) {
+        if (b.hasArray() && b.arrayOffset() == 0 && b.position() == 0 && b.remaining() == b.array().length) {
+            return b.array();
+        }
+        byte[] out = new byte[b.remaining()];
+        b.duplicate().get(out);
+        return out;
+    }
+
+    /** A value that is not a decodable ImageEvent; the message is the deserializer's. */
+    private static final class NotAnImageEvent extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        NotAnImageEvent(String message) {
+            super(message, null, false, false);
+        }
+    }
+}

@@ -1,0 +1,186 @@
+package io.tomestream.topology;
+
+import io.tomestream.classify.Classifier;
+import io.tomestream.config.Settings;
+import io.tomestream.metrics.PipelineMetrics;
+import io.tomestream.schema.Classification;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.BytesDeserializer;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.KeyValue;
+import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.processor.api.MockProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueIterator;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.Stores;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static io.tomestream.topology.Fixtures.encoded;
+import static io.tomestream.topology.Fixtures.image;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * What survives a task moving or the process dying: the buffer's changelog holds every buffered
+ * record, a processor initialised on a store restored from it classifies them at its first
+ * punctuation, and closing a processor never flushes. TopologyTestDriver doesn't restore stores
+ * from changelogs, so the restore is replayed by hand into a MockProcessorContext's store; the real
+ * crash-and-restore under exactly-once is for the broker-backed integration tests.
+ */
+class BufferRecoveryTest {
+    private static final String CHANGELOG = "tomestream-" + ClassificationTopology.BUFFER_STORE + "-changelog";
+    private static Classifier classifier;
+    private static Engine engine;
+
+    @TempDir
+    Path stateDir;
+
+    @BeforeAll
+    static void openModel() {
+        classifier = Fixtures.classifier("8");
+        engine = Engine.of(classifier, "test-1");
+    }
+
+    @AfterAll
+    static void closeModel() {
+        classifier.close();
+    }
+
+    @Test
+    void bufferedRecordsAreChangeloggedAndANewOwnerClassifiesThemAtItsFirstPunctuation() {
+        Settings settings = Fixtures.settings(stateDir, Settings.BATCH_SIZE, "16", Settings.BATCH_MAX_WAIT_MS, "60000");
+        List<KeyValue<Bytes, byte[]>> logged;
+        try (TopologyTestDriver driver = new TopologyTestDriver(
+                ClassificationTopology.build(settings, engine, PipelineMetrics.discarding()), settings.kafkaProperties())) {
+            TestInputTopic<byte[], byte[]> input = driver.createInputTopic("image-events", new ByteArraySerializer(), new ByteArraySerializer());
+            for (int i = 0; i < 3; i++) input.pipeInput(("k" + i).getBytes(StandardCharsets.UTF_8), encoded("e" + i, image(i)));
+
+            assertTrue(driver.createOutputTopic("classifications", new ByteArrayDeserializer(), new ByteArrayDeserializer()).isEmpty());
+            KeyValueStore<Bytes, byte[]> store = driver.getKeyValueStore(ClassificationTopology.BUFFER_STORE);
+            assertEquals(3, count(store));
+            assertTrue(driver.producedTopicNames().contains(CHANGELOG), driver.producedTopicNames().toString());
+            logged = driver.createOutputTopic(CHANGELOG, new BytesDeserializer(), new ByteArrayDeserializer()).readKeyValuesToList();
+        }
+        assertEquals(3, logged.size());
+        for (int i = 0; i < 3; i++) {
+            BufferedRecord r = BufferedRecord.decode(logged.get(i).value);
+            assertEquals(i, r.offset());
+            assertEquals("k" + i, new String(r.key(), StandardCharsets.UTF_8));
+            assertEquals(r.storeKey(), logged.get(i).key);
+        }
+
+        // The next owner of the task: its store restored from the changelog, then init, then punctuation.
+        MockProcessorContext<byte[], SpecificRecord> context = context(settings);
+        KeyValueStore<Bytes, byte[]> restored = store(context);
+        for (KeyValue<Bytes, byte[]> kv : logged) {
+            if (kv.value == null) restored.delete(kv.key);
+            else restored.put(kv.key, kv.value);
+        }
+        MicroBatchProcessor processor = processor(engine, 16);
+        processor.init(context);
+        assertTrue(context.forwarded().isEmpty());
+        punctuate(context);
+        List<String> keys = new ArrayList<>();
+        for (var f : context.forwarded(ClassificationTopology.CLASSIFIED_SINK)) {
+            keys.add(new String(f.record().key(), StandardCharsets.UTF_8));
+        }
+        assertEquals(List.of("k0", "k1", "k2"), keys);
+        assertEquals(List.of("e0", "e1", "e2"), context.forwarded(ClassificationTopology.CLASSIFIED_SINK).stream()
+                .map(f -> ((Classification) f.record().value()).getEventId()).toList());
+        assertEquals(0, count(restored));
+        processor.close();
+    }
+
+    @Test
+    void aRestoredBufferLargerThanABatchIsClassifiedInBatchesOfBatchSize() {
+        Settings settings = Fixtures.settings(stateDir);
+        MockProcessorContext<byte[], SpecificRecord> context = context(settings);
+        KeyValueStore<Bytes, byte[]> store = store(context);
+        for (int i = 0; i < 5; i++) {
+            BufferedRecord r = new BufferedRecord("image-events", 0, 100 + i, 0, 0, null, encoded("e" + i, image(i)),
+                    new org.apache.kafka.common.header.internals.RecordHeaders());
+            store.put(r.storeKey(), r.encode());
+        }
+        List<Integer> batches = new ArrayList<>();
+        MicroBatchProcessor processor = processor(engine.withClassifier(images -> {
+            batches.add(images.size());
+            return classifier.classify(images);
+        }), 2);
+        processor.init(context);
+        punctuate(context);
+        assertEquals(List.of(2, 2, 1), batches);
+        assertEquals(List.of("e0", "e1", "e2", "e3", "e4"), context.forwarded(ClassificationTopology.CLASSIFIED_SINK).stream()
+                .map(f -> ((Classification) f.record().value()).getEventId()).toList());
+    }
+
+    @Test
+    void closingLeavesTheBufferForTheNextOwnerInsteadOfFlushing() {
+        Settings settings = Fixtures.settings(stateDir);
+        MockProcessorContext<byte[], SpecificRecord> context = context(settings);
+        KeyValueStore<Bytes, byte[]> store = store(context);
+        AtomicInteger calls = new AtomicInteger();
+        MicroBatchProcessor processor = processor(engine.withClassifier(images -> {
+            calls.incrementAndGet();
+            return classifier.classify(images);
+        }), 16);
+        processor.init(context);
+        for (int i = 0; i < 2; i++) {
+            context.setRecordMetadata("image-events", 0, i);
+            processor.process(new Record<>(null, encoded("e" + i, image(i)), 1000L + i));
+        }
+        processor.close();
+        assertEquals(0, calls.get());
+        assertTrue(context.forwarded().isEmpty());
+        assertEquals(2, count(store));
+        assertNull(store.get(new BufferedRecord("image-events", 0, 5, 0, 0, null, new byte[0],
+                new org.apache.kafka.common.header.internals.RecordHeaders()).storeKey()));
+    }
+
+    private static MockProcessorContext<byte[], SpecificRecord> context(Settings settings) {
+        MockProcessorContext<byte[], SpecificRecord> context = new MockProcessorContext<>(settings.kafkaProperties());
+        context.setCurrentSystemTimeMs(1_000_000);
+        return context;
+    }
+
+    private static MicroBatchProcessor processor(Engine e, int batchSize) {
+        return new MicroBatchProcessor(e, new SingleObjectAvroSerde().deserializer(), PipelineMetrics.discarding(),
+                batchSize, 60_000, 1 << 20);
+    }
+
+    private static KeyValueStore<Bytes, byte[]> store(MockProcessorContext<byte[], SpecificRecord> context) {
+        KeyValueStore<Bytes, byte[]> store = Stores.keyValueStoreBuilder(
+                        Stores.inMemoryKeyValueStore(ClassificationTopology.BUFFER_STORE), Serdes.Bytes(), Serdes.ByteArray())
+                .withLoggingDisabled().build();
+        store.init(context.getStateStoreContext(), store);
+        context.addStateStore(store);
+        return store;
+    }
+
+    private static void punctuate(MockProcessorContext<byte[], SpecificRecord> context) {
+        assertEquals(1, context.scheduledPunctuators().size());
+        context.scheduledPunctuators().getFirst().getPunctuator().punctuate(context.currentSystemTimeMs());
+    }
+
+    private static int count(KeyValueStore<Bytes, byte[]> store) {
+        int n = 0;
+        try (KeyValueIterator<Bytes, byte[]> it = store.all()) {
+            for (; it.hasNext(); it.next()) n++;
+        }
+        return n;
+    }
+}

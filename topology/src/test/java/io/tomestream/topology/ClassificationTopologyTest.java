@@ -1,0 +1,293 @@
+package io.tomestream.topology;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.tomestream.classify.Classifier;
+import io.tomestream.classify.Outcome;
+import io.tomestream.classify.Prediction;
+import io.tomestream.config.Settings;
+import io.tomestream.metrics.PipelineMetrics;
+import io.tomestream.schema.Classification;
+import io.tomestream.schema.DeadLetter;
+import io.tomestream.schema.DeadLetterReason;
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+import org.apache.kafka.streams.TestInputTopic;
+import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.test.TestRecord;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import static io.tomestream.topology.Fixtures.encoded;
+import static io.tomestream.topology.Fixtures.image;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The topology end to end on TopologyTestDriver: no broker, the real engine on the test model. */
+class ClassificationTopologyTest {
+    private static final Instant START = Instant.parse("2026-03-01T00:00:00Z");
+    private static Classifier classifier;
+    private static Engine engine;
+    /** Each test image's prediction when classified directly, in one batch. */
+    private static final List<Prediction> expected = new ArrayList<>();
+
+    @TempDir
+    Path stateDir;
+    private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
+    private final PipelineMetrics metrics = new PipelineMetrics(registry);
+    private TopologyTestDriver driver;
+    private TestInputTopic<String, byte[]> input;
+    private TestOutputTopic<String, SpecificRecord> classified;
+    private TestOutputTopic<String, SpecificRecord> deadLetters;
+
+    @BeforeAll
+    static void openModel() {
+        classifier = Fixtures.classifier("8");
+        engine = Engine.of(classifier, "test-1");
+        List<byte[]> images = new ArrayList<>();
+        for (int i = 0; i < 8; i++) images.add(image(i));
+        for (Outcome o : classifier.classify(images)) expected.add(((Outcome.Classified) o).prediction());
+    }
+
+    @AfterAll
+    static void closeModel() {
+        classifier.close();
+    }
+
+    private void start(Engine e, String... overrides) {
+        Settings s = Fixtures.settings(stateDir, overrides);
+        driver = new TopologyTestDriver(ClassificationTopology.build(s, e, metrics), s.kafkaProperties(), START);
+        SingleObjectAvroSerde serde = new SingleObjectAvroSerde();
+        input = driver.createInputTopic(s.topicInput(), new StringSerializer(), new ByteArraySerializer());
+        classified = driver.createOutputTopic(s.topicOutput(), new StringDeserializer(), serde.deserializer());
+        deadLetters = driver.createOutputTopic(s.topicDlq(), new StringDeserializer(), serde.deserializer());
+    }
+
+    @AfterEach
+    void closeDriver() {
+        if (driver != null) driver.close();
+    }
+
+    @Test
+    void eachGoodEventGetsOneClassificationWithItsKeyAndTheEnginesTop1() {
+        start(engine, Settings.BATCH_SIZE, "4", Settings.BATCH_MAX_WAIT_MS, "60000");
+        Instant ts = Instant.parse("2026-02-01T00:00:00Z");
+        for (int i = 0; i < 8; i++) input.pipeInput("key-" + i, encoded("evt-" + i, image(i)), ts.plusMillis(i));
+
+        List<TestRecord<String, SpecificRecord>> out = classified.readRecordsToList();
+        assertEquals(8, out.size(), "two full batches of 4, flushed by size");
+        for (int i = 0; i < 8; i++) {
+            TestRecord<String, SpecificRecord> r = out.get(i);
+            Classification c = (Classification) r.value();
+            assertEquals("key-" + i, r.key());
+            assertEquals(ts.plusMillis(i), r.getRecordTime(), "the output keeps the input's timestamp");
+            assertEquals("evt-" + i, c.getEventId());
+            assertEquals(Fixtures.EVENT_TIME, c.getEventTime());
+            assertEquals(expected.get(i).best().index(), c.getTopK().getFirst().getIndex(), "top-1 of image " + i);
+            assertEquals(expected.get(i).best().score(), c.getTopK().getFirst().getScore(), 1e-5);
+            assertEquals(expected.get(i).best().label(), c.getTopK().getFirst().getLabel());
+            assertEquals(3, c.getTopK().size());
+            assertEquals(65, c.getTokensIn());
+            assertEquals(33, c.getTokensFinal(), "r=8 over 4 blocks: 65 -> 33 tokens");
+            assertEquals("vit-tiny-rand", c.getModelId());
+            assertEquals("test-1", c.getModelVersion());
+            assertEquals("8", c.getTomeSpec());
+            assertEquals("cpu", c.getBackend());
+            assertTrue(c.getLatencyMs() > 0);
+            assertTrue(!c.getProcessingTime().isBefore(c.getEventTime()));
+        }
+        assertTrue(deadLetters.isEmpty());
+        assertEquals(8, metrics.consumedCount());
+        assertEquals(8, metrics.classifiedCount());
+        assertEquals(2, registry.get("tomestream.batch.size").summary().count());
+        assertEquals(4, registry.get("tomestream.batch.size").summary().mean());
+    }
+
+    @Test
+    void eachBadRecordGetsExactlyOneDeadLetterAndTheGoodOnesAreStillClassified() {
+        start(engine, Settings.BATCH_SIZE, "16", Settings.BATCH_MAX_WAIT_MS, "100", Settings.IMAGE_MAX_BYTES, "20000");
+        byte[] png = image(0);
+        byte[] corrupt = new byte[700];
+        new java.util.Random(7).nextBytes(corrupt);
+        Map<String, byte[]> sent = new HashMap<>();
+        pipe(sent, "good-0", encoded("evt-good-0", image(0)));
+        pipe(sent, "corrupt", encoded("evt-corrupt", corrupt));
+        pipe(sent, "truncated", encoded("evt-truncated", Arrays.copyOf(png, png.length / 2)));
+        pipe(sent, "huge", encoded("evt-huge", Fixtures.pngClaiming(20000, 20000)));
+        pipe(sent, "good-1", encoded("evt-good-1", image(1)));
+        pipe(sent, "not-avro", "{\"eventId\": \"json?\"}".getBytes(StandardCharsets.UTF_8));
+        pipe(sent, "wrong-type", SingleObjectAvroSerdeTest.someClassification());
+        pipe(sent, "oversized", encoded("evt-oversized", new byte[30000]));
+        input.pipeInput("tombstone", (byte[]) null);
+        pipe(sent, "good-2", encoded("evt-good-2", image(2)));
+
+        // Decoding and size failures are dead-lettered at once, before any batch is flushed.
+        assertTrue(classified.isEmpty());
+        Map<String, TestRecord<String, SpecificRecord>> early = byKey(deadLetters.readRecordsToList());
+        assertEquals(Map.of("not-avro", DeadLetterReason.SCHEMA_ERROR, "wrong-type", DeadLetterReason.SCHEMA_ERROR,
+                "oversized", DeadLetterReason.PAYLOAD_TOO_LARGE), reasons(early));
+
+        driver.advanceWallClockTime(Duration.ofMillis(150));
+        Map<String, TestRecord<String, SpecificRecord>> late = byKey(deadLetters.readRecordsToList());
+        assertEquals(Map.of("corrupt", DeadLetterReason.UNSUPPORTED_FORMAT, "truncated", DeadLetterReason.UNDECODABLE_IMAGE,
+                "huge", DeadLetterReason.IMAGE_TOO_LARGE), reasons(late));
+        List<TestRecord<String, SpecificRecord>> good = classified.readRecordsToList();
+        assertEquals(List.of("good-0", "good-1", "good-2"), good.stream().map(TestRecord::key).toList());
+        for (int i = 0; i < 3; i++) {
+            assertEquals(expected.get(i).best().index(), ((Classification) good.get(i).value()).getTopK().getFirst().getIndex());
+        }
+
+        Map<String, TestRecord<String, SpecificRecord>> all = new HashMap<>(early);
+        all.putAll(late);
+        for (var e : all.entrySet()) {
+            DeadLetter d = (DeadLetter) e.getValue().value();
+            assertEquals(d.getReason().name(), header(e.getValue(), DeadLetters.REASON_HEADER));
+            assertEquals(d.getMessage(), header(e.getValue(), DeadLetters.MESSAGE_HEADER));
+            assertTrue(!d.getMessage().isBlank() && !d.getMessage().contains("\n"), d.getMessage());
+            assertEquals("image-events", d.getOriginalTopic());
+            assertEquals(0, d.getOriginalPartition());
+            assertArrayEquals(e.getKey().getBytes(StandardCharsets.UTF_8), bytes(d.getOriginalKey()));
+            if (d.getReason() == DeadLetterReason.PAYLOAD_TOO_LARGE) {
+                assertNull(d.getOriginalPayload(), "an oversized payload is not copied into the DLQ");
+                assertTrue(d.getMessage().contains("image.max.bytes is 20000"), d.getMessage());
+            } else {
+                assertArrayEquals(sent.get(e.getKey()), bytes(d.getOriginalPayload()));
+            }
+        }
+        assertTrue(((DeadLetter) all.get("huge").value()).getMessage().contains("20000x20000"));
+        assertTrue(((DeadLetter) all.get("wrong-type").value()).getMessage().contains("expected an ImageEvent"));
+        assertEquals(10, metrics.consumedCount());
+        assertEquals(1, metrics.tombstoneCount());
+        assertEquals(3, metrics.classifiedCount());
+        assertEquals(2, metrics.deadLetteredCount(DeadLetterReason.SCHEMA_ERROR));
+        assertEquals(1, metrics.deadLetteredCount(DeadLetterReason.IMAGE_TOO_LARGE));
+    }
+
+    @Test
+    void aBatchIsFlushedWhenFullOrWhenItsOldestRecordHasWaitedLongEnough() {
+        start(engine, Settings.BATCH_SIZE, "3", Settings.BATCH_MAX_WAIT_MS, "1000");
+        input.pipeInput("a", encoded("a", image(0)));
+        input.pipeInput("b", encoded("b", image(1)));
+        driver.advanceWallClockTime(Duration.ofMillis(500));
+        assertTrue(classified.isEmpty(), "2 of 3, after 500 of 1000 ms");
+        input.pipeInput("c", encoded("c", image(2)));
+        assertEquals(List.of("a", "b", "c"), keys(classified), "full: flushed at once");
+
+        input.pipeInput("d", encoded("d", image(3)));
+        driver.advanceWallClockTime(Duration.ofMillis(400));
+        input.pipeInput("e", encoded("e", image(4)));
+        driver.advanceWallClockTime(Duration.ofMillis(500));
+        assertTrue(classified.isEmpty(), "d has waited 900 of 1000 ms");
+        driver.advanceWallClockTime(Duration.ofMillis(100));
+        assertEquals(List.of("d", "e"), keys(classified), "d has waited 1000 ms: d and e go together");
+        driver.advanceWallClockTime(Duration.ofSeconds(5));
+        assertTrue(classified.isEmpty());
+    }
+
+    @Test
+    void anEngineFailureDeadLettersItsBatchAndTheStreamGoesOn() {
+        AtomicInteger calls = new AtomicInteger();
+        Engine flaky = engine.withClassifier(images -> switch (calls.incrementAndGet()) {
+            case 1 -> throw new IllegalStateException("device lost");
+            case 2 -> List.of(); // wrong number of outcomes
+            default -> classifier.classify(images);
+        });
+        start(flaky, Settings.BATCH_SIZE, "2");
+        for (int i = 0; i < 6; i++) input.pipeInput("k" + i, encoded("e" + i, image(i)));
+
+        List<TestRecord<String, SpecificRecord>> dead = deadLetters.readRecordsToList();
+        assertEquals(List.of("k0", "k1", "k2", "k3"), dead.stream().map(TestRecord::key).toList());
+        for (TestRecord<String, SpecificRecord> r : dead) {
+            assertEquals(DeadLetterReason.MODEL_ERROR, ((DeadLetter) r.value()).getReason());
+        }
+        assertTrue(((DeadLetter) dead.get(0).value()).getMessage().contains("device lost"));
+        assertTrue(((DeadLetter) dead.get(2).value()).getMessage().contains("returned 0 outcomes for 2 images"));
+        assertEquals(List.of("k4", "k5"), keys(classified));
+    }
+
+    @Test
+    void aNullKeyStaysNull() {
+        start(engine, Settings.BATCH_SIZE, "1");
+        input.pipeInput(null, encoded("no-key", image(5)));
+        input.pipeInput(null, new byte[] {1, 2, 3});
+        TestRecord<String, SpecificRecord> c = classified.readRecord();
+        assertNull(c.key());
+        assertEquals("no-key", ((Classification) c.value()).getEventId());
+        DeadLetter d = (DeadLetter) deadLetters.readValue();
+        assertNull(d.getOriginalKey());
+        assertEquals(DeadLetterReason.SCHEMA_ERROR, d.getReason());
+    }
+
+    @Test
+    void aPluggedInValueSerdeIsConfiguredWithThePassThroughSettingsAndUsed() {
+        RecordingSerde.configs.clear();
+        start(engine, Settings.VALUE_SERDE, RecordingSerde.class.getName(), Settings.BATCH_SIZE, "1",
+                "schema.registry.url", "http://registry:8081", "apicurio.registry.url", "http://apicurio:8080/apis/registry/v3");
+        input.pipeInput("k", encoded("e", image(6)));
+        assertEquals("e", ((Classification) classified.readValue()).getEventId());
+        assertEquals(3, RecordingSerde.configs.size(), "one instance each for the source, the output and the DLQ");
+        for (Map<String, ?> c : RecordingSerde.configs) {
+            assertEquals("http://registry:8081", c.get("schema.registry.url"));
+            assertEquals("http://apicurio:8080/apis/registry/v3", c.get("apicurio.registry.url"));
+            assertEquals("localhost:9092", c.get("bootstrap.servers"));
+            assertNull(c.get(Settings.BATCH_SIZE), "app settings are not the serde's");
+        }
+    }
+
+    private void pipe(Map<String, byte[]> sent, String key, byte[] value) {
+        sent.put(key, value);
+        input.pipeInput(key, value);
+    }
+
+    private static Map<String, TestRecord<String, SpecificRecord>> byKey(List<TestRecord<String, SpecificRecord>> records) {
+        Map<String, TestRecord<String, SpecificRecord>> m = new HashMap<>();
+        for (TestRecord<String, SpecificRecord> r : records) {
+            assertNull(m.put(r.key(), r), "one dead letter per record: " + r.key());
+        }
+        return m;
+    }
+
+    private static Map<String, DeadLetterReason> reasons(Map<String, TestRecord<String, SpecificRecord>> records) {
+        Map<String, DeadLetterReason> m = new HashMap<>();
+        records.forEach((k, r) -> m.put(k, ((DeadLetter) r.value()).getReason()));
+        return m;
+    }
+
+    private static List<String> keys(TestOutputTopic<String, SpecificRecord> topic) {
+        return topic.readRecordsToList().stream().map(TestRecord::key).toList();
+    }
+
+    private static String header(TestRecord<?, ?> r, String name) {
+        Header h = r.headers().lastHeader(name);
+        assertNotNull(h, name);
+        return new String(h.value(), StandardCharsets.UTF_8);
+    }
+
+    private static byte[] bytes(ByteBuffer b) {
+        assertNotNull(b);
+        byte[] out = new byte[b.remaining()];
+        b.duplicate().get(out);
+        return out;
+    }
+}

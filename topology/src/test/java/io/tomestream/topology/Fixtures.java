@@ -1,0 +1,86 @@
+package io.tomestream.topology;
+
+import io.tomestream.classify.Classifier;
+import io.tomestream.config.Settings;
+import io.tomestream.model.ModelException;
+import io.tomestream.schema.ImageEvent;
+import io.tomestream.schema.SingleObjectSerde;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.zip.CRC32;
+
+/** The engine's test model and images, and ImageEvents made from them. */
+final class Fixtures {
+    static final Path FIXTURES = Path.of("..", "tornado-kernels", "src", "test", "resources", "fixtures");
+    static final String MODEL = FIXTURES.resolve("vit-tiny-rand").toString();
+    static final Instant EVENT_TIME = Instant.parse("2026-01-02T03:04:05.678Z");
+    static final SingleObjectSerde<ImageEvent> EVENTS = SingleObjectSerde.imageEvents();
+
+    private Fixtures() {
+    }
+
+    static Classifier classifier(String tome) {
+        try {
+            return Classifier.open(MODEL, Classifier.Options.defaults().withTome(tome).withThreads(1).withTopK(3));
+        } catch (ModelException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static byte[] image(int i) {
+        try {
+            return Files.readAllBytes(FIXTURES.resolve("images/img" + i + ".png"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static ImageEvent event(String id, byte[] image) {
+        return ImageEvent.newBuilder()
+                .setEventId(id)
+                .setEventTime(EVENT_TIME)
+                .setSource("camera-1")
+                .setContentType("image/png")
+                .setImage(ByteBuffer.wrap(image))
+                .setAttributes(Map.of())
+                .build();
+    }
+
+    static byte[] encoded(String id, byte[] image) {
+        return EVENTS.encode(event(id, image));
+    }
+
+    /** A PNG whose header alone claims {@code width x height}; ImageIO reads the size before any pixel. */
+    static byte[] pngClaiming(int width, int height) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        out.writeBytes(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'});
+        ByteBuffer ihdr = ByteBuffer.allocate(4 + 13).put("IHDR".getBytes())
+                .putInt(width).putInt(height).put((byte) 8).put((byte) 2).put((byte) 0).put((byte) 0).put((byte) 0);
+        CRC32 crc = new CRC32();
+        crc.update(ihdr.array());
+        out.writeBytes(ByteBuffer.allocate(4).putInt(13).array());
+        out.writeBytes(ihdr.array());
+        out.writeBytes(ByteBuffer.allocate(4).putInt((int) crc.getValue()).array());
+        return out.toByteArray();
+    }
+
+    /** Settings for TopologyTestDriver: the test model, a state dir of the test's own, and the given overrides. */
+    static Settings settings(Path stateDir, String... overrides) {
+        Map<String, String> m = new HashMap<>();
+        m.put(Settings.MODEL_DIR, MODEL);
+        m.put(Settings.TOME, "8");
+        m.put(Settings.METRICS_PORT, "0");
+        m.put("bootstrap.servers", "localhost:9092");
+        m.put("state.dir", stateDir.toString());
+        for (int i = 0; i < overrides.length; i += 2) m.put(overrides[i], overrides[i + 1]);
+        return Settings.of(m);
+    }
+}
