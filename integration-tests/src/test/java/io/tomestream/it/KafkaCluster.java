@@ -49,6 +49,9 @@ public final class KafkaCluster implements AutoCloseable {
             Map.entry("auto.create.topics.enable", "false"),
             // No 3 s wait before the first rebalance of a new group.
             Map.entry("group.initial.rebalance.delay.ms", "0"),
+            // Abort the open transaction of a killed producer soon after its transaction.timeout.ms, not
+            // up to 10 s later: until then it holds back read_committed readers and the task's new owner.
+            Map.entry("transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000"),
             // Behave like a released broker: no unstable APIs or features.
             Map.entry("unstable.api.versions.enable", "false"),
             Map.entry("unstable.feature.versions.enable", "false"));

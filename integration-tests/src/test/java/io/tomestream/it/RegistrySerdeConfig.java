@@ -10,9 +10,10 @@ import java.util.Map;
  * serves, so Confluent clients and any ccompat reader can decode these records, and Apicurio's
  * deserializer can decode records of Confluent producers pointed at ccompat.
  *
- * <p>Every value below is also Apicurio 3.1.7's default (the 2.x defaults were different: 8-byte
- * global ids, ids in headers); they are spelled out so that a future default change cannot silently
- * change the wire format. The topology copies these keys into its configuration.
+ * <p>Every value below except {@code dereference-schema} is also Apicurio 3.1.7's default (the 2.x
+ * defaults were different: 8-byte global ids, ids in headers); they are spelled out so that a future
+ * default change cannot silently change the wire format. The topology copies these keys into its
+ * configuration ({@link EndToEndIT}).
  */
 public final class RegistrySerdeConfig {
 
@@ -34,7 +35,12 @@ public final class RegistrySerdeConfig {
                 "apicurio.registry.use-id", "contentId",
                 // Id in the payload, not in apicurio.value.* headers.
                 "apicurio.registry.headers.enabled", false,
-                "apicurio.registry.avro.encoding", "BINARY");
+                "apicurio.registry.avro.encoding", "BINARY",
+                // Register (and read) self-contained schemas. Without it, Apicurio 3 registers every nested
+                // named type (Classification's ClassScore) as an artifact of its own, and the outer schema
+                // only names it: /schemas/ids/{id} then serves a schema that a reader cannot parse without
+                // resolving its references first, which plain and older Confluent readers don't do.
+                "apicurio.registry.dereference-schema", true);
     }
 
     /**

@@ -79,6 +79,27 @@ final class Args {
         }
     }
 
+    /**
+     * The token budget: {@code --budget SPEC}, or its older name {@code --tome SPEC} (a spec list for
+     * commands that take several); both at once must agree.
+     */
+    String budget(String dflt) {
+        String budget = values.get("budget"), tome = values.get("tome");
+        if (budget != null && tome != null && !budget.strip().equals(tome.strip())) {
+            throw new UsageException("--budget and --tome name the same setting; give one (got '" + budget + "' and '" + tome + "')");
+        }
+        return budget != null ? budget : tome != null ? tome : dflt;
+    }
+
+    /** {@code --reducer NAME}, checked against {@link io.tomestream.merge.TokenReducer#NAMES}. */
+    String reducer() {
+        String r = get("reducer", "tome").strip();
+        if (!io.tomestream.merge.TokenReducer.NAMES.contains(r)) {
+            throw new UsageException("--reducer must be one of " + String.join(", ", io.tomestream.merge.TokenReducer.NAMES) + ", got '" + r + "'");
+        }
+        return r;
+    }
+
     List<String> positionals() {
         return positionals;
     }

@@ -18,7 +18,8 @@ import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
- * {@code bench}: img/s of each ToMe spec against no merging, on the same backend and batch. Specs
+ * {@code bench}: img/s of each budget spec of one token reducer (ToMe by default) against no
+ * reduction, on the same backend and batch. Specs
  * are timed in interleaved rounds so that a noisy machine slows them all alike; each row reports
  * the median batch.
  */
@@ -27,7 +28,7 @@ final class BenchCommand {
     }
 
     static int run(String[] argv, PrintStream out, PrintStream err) throws ModelException {
-        Args args = new Args(argv, 0, Set.of("model", "batch", "threads", "tome", "backend", "seconds", "warmup"), Set.of());
+        Args args = new Args(argv, 0, Set.of("model", "batch", "threads", "tome", "budget", "reducer", "backend", "seconds", "warmup"), Set.of());
         if (!args.positionals().isEmpty()) throw new Args.UsageException("unexpected argument '" + args.positionals().getFirst() + "'");
         int batch = args.integer("batch", 8, 1);
         int threads = args.integer("threads", Backends.defaultThreads(), 1);
@@ -35,7 +36,8 @@ final class BenchCommand {
         double warmupSeconds = args.number("warmup", 2);
         Set<String> specs = new LinkedHashSet<>();
         specs.add("0"); // the baseline every speedup is measured against
-        for (String s : args.get("tome", "0").split(";")) if (!s.isBlank()) specs.add(s.strip());
+        for (String s : args.budget("0").split(";")) if (!s.isBlank()) specs.add(s.strip());
+        String reducer = args.reducer();
 
         VitModel model = VitModel.load(args.require("model"));
         ModelConfig cfg = model.config();
@@ -48,9 +50,9 @@ final class BenchCommand {
         SplittableRandom rnd = new SplittableRandom(7);
         for (int i = 0; i < pixels.length; i++) pixels[i] = (float) (rnd.nextDouble() * 4 - 2);
 
-        try (Backend backend = Backends.create(args.get("backend", "auto"), model, threads)) {
-            err.printf("tomestream bench: %s (%s), batch %d, %s, warming up...%n", model.id(), cfg.architecture(),
-                    batch, backend.device());
+        try (Backend backend = Backends.create(args.get("backend", "auto"), model, threads, reducer)) {
+            err.printf("tomestream bench: %s (%s), batch %d, %s, reducer %s, warming up...%n", model.id(), cfg.architecture(),
+                    batch, backend.device(), reducer);
             ForwardResult result = new ForwardResult();
             int[] finalTokens = new int[names.size()];
             double[] gflops = new double[names.size()];
@@ -59,7 +61,7 @@ final class BenchCommand {
                 for (int i = 0; i < names.size(); i++) {
                     backend.forward(pixels, batch, schedules[i], result);
                     finalTokens[i] = result.finalTokens();
-                    gflops[i] = Flops.perImage(cfg, model.weights().distilled(), result.tokens) / 1e9;
+                    gflops[i] = Flops.perImage(cfg, model.weights().distilled(), result.tokens, reducer) / 1e9;
                 }
             } while (System.nanoTime() < warmEnd);
 
@@ -78,9 +80,10 @@ final class BenchCommand {
             }
             err.println();
 
-            out.printf("model %s (%s), batch %d, threads %d, backend %s, %d rounds%n%n", model.id(), cfg.architecture(),
-                    batch, threads, backend.device(), rounds);
-            out.println("| ToMe | img/s | ms/batch | tokens at last block | GFLOPs/img | speedup |");
+            out.printf("model %s (%s), batch %d, threads %d, backend %s, reducer %s, %d rounds%n%n", model.id(), cfg.architecture(),
+                    batch, threads, backend.device(), reducer, rounds);
+            out.printf("| %s | img/s | ms/batch | tokens at last block | GFLOPs/img | speedup |%n",
+                    reducer.equals("tome") ? "ToMe" : reducer + " budget");
             out.println("|---|---:|---:|---:|---:|---:|");
             double base = median(millis.getFirst());
             for (int i = 0; i < names.size(); i++) {

@@ -25,22 +25,24 @@ final class ClassifyCommand {
     }
 
     static int run(String[] argv, PrintStream out, PrintStream err) throws ModelException {
-        Args args = new Args(argv, 0, Set.of("model", "tome", "top", "backend", "threads", "batch"), Set.of("json"));
+        Args args = new Args(argv, 0, Set.of("model", "tome", "budget", "reducer", "top", "backend", "threads", "batch"), Set.of("json"));
         String modelDir = args.require("model");
         List<String> images = args.positionals();
         if (images.isEmpty()) throw new Args.UsageException("classify needs at least one IMAGE");
         boolean json = args.has("json");
         int batch = args.integer("batch", 16, 1);
         Classifier.Options options = Classifier.Options.defaults()
-                .withTome(args.get("tome", "0"))
+                .withTome(args.budget("0"))
+                .withReducer(args.reducer())
                 .withBackend(args.get("backend", "auto"))
                 .withThreads(args.integer("threads", 0, 0))
                 .withTopK(args.integer("top", 5, 1));
 
         long t0 = System.nanoTime();
         try (Classifier classifier = Classifier.open(modelDir, options)) {
-            err.printf("tomestream: %s (%s) on %s, ToMe %s, loaded in %.0f ms%n", classifier.model().id(),
-                    classifier.config().architecture(), classifier.backend().device(), classifier.schedule(),
+            err.printf("tomestream: %s (%s) on %s, %s %s, loaded in %.0f ms%n", classifier.model().id(),
+                    classifier.config().architecture(), classifier.backend().device(),
+                    classifier.reducer().equals("tome") ? "ToMe" : "reducer " + classifier.reducer() + ", budget", classifier.schedule(),
                     (System.nanoTime() - t0) / 1e6);
             int failed = 0;
             for (int from = 0; from < images.size(); from += batch) {

@@ -12,15 +12,26 @@ public final class Main {
             usage: tomestream <command> [options]
 
             commands:
-              classify --model DIR [--tome SPEC] [--top K] [--backend auto|cpu] [--threads T] [--batch B] [--json] IMAGE...
+              classify --model DIR [--reducer R] [--budget SPEC] [--top K] [--backend auto|cpu] [--threads T] [--batch B] [--json] IMAGE...
                        classify images (PNG, JPEG, BMP, GIF) with a timm ViT/DeiT model folder
-              bench    --model DIR|random:ARCH [--batch B] [--threads T] [--tome SPEC[;SPEC...]] [--seconds S]
-                       measure img/s with and without token merging
+              bench    --model DIR|random:ARCH [--reducer R] [--budget SPEC[;SPEC...]] [--batch B] [--threads T] [--seconds S]
+                       measure img/s with and without token reduction
+              eval     --model DIR [--dataset fashion-mnist] [--split test|train] [--limit N] [--reducer R[,R...]]
+                       [--budget SPEC[;SPEC...]] [--batch B] [--threads T] [--csv FILE] [--plot FILE.png]
+                       top-1 accuracy, img/s and GFLOPs of each reducer and budget against no reduction
+              visualize --model DIR [--reducer R] [--budget SPEC] --out FILE.png IMAGE
+                       draw which patches ended in the same token
               run      --config FILE [--set key=value ...]
                        classify the image-events topic into classifications with Kafka Streams, until SIGTERM;
                        settings: FILE < TOMESTREAM_* environment < --set (see io.tomestream.config.Settings)
+              demo     [--events N] [--bad N] [--model DIR] [--data auto|fashion-mnist|fixtures] [--tome SPEC] [--rate R]
+                       the whole pipeline on this machine: an in-process KRaft broker, the topology, N image events
+                       (Fashion-MNIST for a Fashion-MNIST model) plus N bad ones; prints a summary, last line JSON
 
-            ToMe SPEC: R (constant), R:INFLECT (ToMe's schedule, e.g. 16:-1), or R1,R2,... per block; 0 = off
+            reducer R: tome (merge similar tokens, the default), prune (keep the tokens the class token attends to,
+                       fuse the rest into one), pool (cluster tokens by K-medoids)
+            budget SPEC (also --tome SPEC): tokens removed per block: R (constant), R:INFLECT (ToMe's schedule, e.g. 16:-1),
+                       or R1,R2,... per block; 0 = off
             """;
 
     private Main() {
@@ -41,7 +52,10 @@ public final class Main {
             return switch (argv[0]) {
                 case "classify" -> ClassifyCommand.run(rest, out, err);
                 case "bench" -> BenchCommand.run(rest, out, err);
+                case "eval" -> EvalCommand.run(rest, out, err);
+                case "visualize" -> VisualizeCommand.run(rest, out, err);
                 case "run" -> StreamingApp.run(rest);
+                case "demo" -> DemoCommand.run(rest, out, err);
                 default -> throw new Args.UsageException("unknown command '" + argv[0] + "'");
             };
         } catch (Args.UsageException e) {

@@ -216,7 +216,7 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
         try {
             value = valueDeserializer.deserialize(r.topic(), r.headers(), r.value());
         } catch (RuntimeException e) {
-            throw new NotAnImageEvent(e.getMessage() == null ? e.toString() : e.getMessage());
+            throw new NotAnImageEvent(describe(e));
         }
         if (value instanceof ImageEvent event) return event;
         throw new NotAnImageEvent("expected an ImageEvent, got " + (value == null ? "null"
@@ -228,6 +228,26 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
                 ClassificationTopology.DEAD_LETTER_SINK);
         metrics.deadLettered(reason);
         log.debug("dead letter {} from {}-{}@{}: {}", reason, r.topic(), r.partition(), r.offset(), message);
+    }
+
+    /**
+     * A one-line cause for a deserializer failure. Some registry clients throw exceptions with no
+     * message and keep the server's explanation elsewhere (Apicurio's ProblemDetails has it in
+     * getDetail/getTitle), which would leave only a class name in the dead letter.
+     */
+    static String describe(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t.getMessage() != null && !t.getMessage().isBlank()) return t.getMessage();
+        }
+        for (String getter : new String[] {"getDetail", "getTitle"}) {
+            try {
+                Object v = e.getClass().getMethod(getter).invoke(e);
+                if (v != null && !v.toString().isBlank()) return e.getClass().getSimpleName() + ": " + v;
+            } catch (ReflectiveOperationException | RuntimeException ignored) {
+                // not that kind of exception
+            }
+        }
+        return "the value serde failed with " + e.getClass().getName();
     }
 
     private static DeadLetterReason reason(ImageException e) {

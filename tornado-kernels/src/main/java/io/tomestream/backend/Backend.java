@@ -1,7 +1,7 @@
 package io.tomestream.backend;
 
 /**
- * Runs a whole ViT forward pass with token merging for a batch of preprocessed images. The CPU
+ * Runs a whole ViT forward pass with token reduction for a batch of preprocessed images. The CPU
  * backend implements it here; a TornadoVM backend implements the same contract on a device.
  * A backend runs one batch at a time: callers serialize {@link #forward}.
  */
@@ -13,9 +13,14 @@ public interface Backend extends AutoCloseable {
     /** The device it runs on, in words, for logs and the classification records. */
     String device();
 
+    /** The {@link io.tomestream.merge.TokenReducer} it was built with: {@code tome}, {@code prune} or {@code pool}. */
+    default String reducer() {
+        return "tome";
+    }
+
     /**
      * @param pixels     {@code batch} images, each CHW float32 of the model's input size, packed
-     * @param rPerLayer  tokens to merge in each block, before ToMe's cap at half the mergeable tokens
+     * @param rPerLayer  tokens to remove in each block, before the cap at half the mergeable tokens
      * @param out        receives logits, token counts and sources; reused across calls
      */
     void forward(float[] pixels, int batch, int[] rPerLayer, ForwardResult out);

@@ -8,8 +8,13 @@ public final class Backends {
     }
 
     public static Backend create(String name, VitModel model, int threads) {
+        return create(name, model, threads, "tome");
+    }
+
+    /** @param reducer the token reducer, one of {@link io.tomestream.merge.TokenReducer#NAMES} */
+    public static Backend create(String name, VitModel model, int threads, String reducer) {
         return switch (name) {
-            case "cpu", "auto" -> new CpuBackend(model, threads);
+            case "cpu", "auto" -> new CpuBackend(model, threads, reducer);
             default -> throw new IllegalArgumentException("unknown backend '" + name + "' (available: auto, cpu)");
         };
     }

@@ -1,7 +1,7 @@
 package io.tomestream.backend;
 
-import io.tomestream.merge.BipartiteMatching;
 import io.tomestream.merge.MergePlan;
+import io.tomestream.merge.TokenReducer;
 import io.tomestream.model.ModelConfig;
 import io.tomestream.model.VitModel;
 import io.tomestream.model.VitWeights;
@@ -9,12 +9,15 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.util.Arrays;
+import java.util.function.Supplier;
 
 /**
- * The ViT forward pass with ToMe on the CPU: multi-threaded, SIMD through the Vector API. Tokens of
- * a batch live in one [batch × tokens × dim] array; every image of a batch merges the same number of
- * tokens per block, so the batch stays rectangular as it shrinks. Buffers are sized for the largest
- * batch seen and reused, so a forward pass allocates nothing per layer.
+ * The ViT forward pass with token reduction on the CPU: multi-threaded, SIMD through the Vector API.
+ * Tokens of a batch live in one [batch × tokens × dim] array; every image of a batch removes the same
+ * number of tokens per block, so the batch stays rectangular as it shrinks. The {@link TokenReducer}
+ * (ToMe by default) is chosen at construction: the backend computes the signal it asks for, lets it
+ * plan each image, and applies the plan. Buffers are sized for the largest batch seen and reused, so
+ * a forward pass allocates nothing per layer.
  */
 public final class CpuBackend implements Backend {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -32,14 +35,19 @@ public final class CpuBackend implements Backend {
     private final PackedMatrix[] qkv, proj, fc1, fc2;
     private final MatMul matmul = new MatMul();
     private final ThreadLocal<Attention> attention;
+    private final Supplier<TokenReducer> newReducer;
+    private final String reducerName;
+    private final TokenReducer.Signal signal;
     private MergeTrace trace;
 
     // workspace, grown to the largest batch
     private int capacity;
     private float[] x, x2, xn, qkvOut, attnOut, hiddenOut, metric, size, size2, logSize, im2col, embedded, pooled, pooledDist, logitsDist, scratch;
+    /** [batch × heads × tokens]: the class token's attention row per head, when the reducer asks for it. */
+    private float[] classAttention;
     private int[] tokenOf;
     private MergePlan[] plans = new MergePlan[0];
-    private BipartiteMatching[] matchers = new BipartiteMatching[0];
+    private TokenReducer[] reducers = new TokenReducer[0];
 
     private long[] phaseNanos;
     private long phaseStart;
@@ -54,9 +62,31 @@ public final class CpuBackend implements Backend {
     // the step in flight, read by the task lambdas below
     private int batch, tokens, layer, mergeR, outTokens;
     private float[] curPixels;
-    private boolean proportional;
+    private boolean proportional, captureClassAttention;
 
+    /** With ToMe. */
     public CpuBackend(VitModel model, int threads) {
+        this(model, threads, "tome");
+    }
+
+    /** @param reducer one of {@link TokenReducer#NAMES} */
+    public CpuBackend(VitModel model, int threads, String reducer) {
+        this(model, threads, reducerFactory(reducer));
+    }
+
+    private static Supplier<TokenReducer> reducerFactory(String name) {
+        TokenReducer.create(name); // fails fast on an unknown name
+        return () -> TokenReducer.create(name);
+    }
+
+    /** With reducers from {@code reducers}, one per image of a batch; tests pass their own. */
+    CpuBackend(VitModel model, int threads, Supplier<TokenReducer> reducers) {
+        TokenReducer probe = reducers.get();
+        String why = probe.unsupported(model.config().classToken(), model.weights().distilled());
+        if (why != null) throw new IllegalArgumentException(why);
+        this.newReducer = reducers;
+        this.reducerName = probe.name();
+        this.signal = probe.signal();
         this.cfg = model.config();
         this.w = model.weights();
         this.pool = new WorkerPool(threads);
@@ -98,6 +128,11 @@ public final class CpuBackend implements Backend {
     @Override
     public String device() {
         return "cpu (" + pool.threads() + " threads, " + S.vectorBitSize() + "-bit SIMD)";
+    }
+
+    @Override
+    public String reducer() {
+        return reducerName;
     }
 
     @Override
@@ -179,6 +214,8 @@ public final class CpuBackend implements Backend {
     private void block(int r) {
         VitWeights.Block b = w.blocks[layer];
         int rows = batch * tokens;
+        mergeR = TokenReducer.cap(r, tokens, classToken, distToken);
+        captureClassAttention = mergeR > 0 && signal == TokenReducer.Signal.CLASS_ATTENTION;
         layerNorm(x, xn, rows, b.norm1Weight, b.norm1Bias);
         lap(Phase.LAYER_NORM);
         matmul.run(pool, xn, 0, rows, qkv[layer], qkvOut, 0, false, MatMul.Epilogue.NONE);
@@ -188,7 +225,6 @@ public final class CpuBackend implements Backend {
         residual(attnOut, proj[layer], dim, b.ls1, rows);
         lap(Phase.PROJ);
 
-        mergeR = BipartiteMatching.cap(r, tokens, classToken, distToken);
         if (mergeR > 0) {
             pool.run(batch, mergeTask);
             float[] t = x; x = x2; x2 = t;
@@ -248,42 +284,65 @@ public final class CpuBackend implements Backend {
         int stride = 3 * dim;
         attention.get().run(qkvOut, b * tokens * stride, stride, dim, h * headDim, tokens, scale,
                 proportional ? logSize : null, b * tokens, attnOut, b * tokens * dim + h * headDim, dim);
+        if (captureClassAttention) classAttentionRow(b, h);
     }
 
     /**
-     * One image: the keys averaged over heads are the similarity metric; bipartite matching plans
-     * the merge, and tokens that meet average weighted by size into the other buffer.
+     * The class token's row of this head's attention probabilities, softmax(q₀·kᵀ·scale + log size),
+     * into {@code classAttention}: one more row of what {@link Attention} computed, for reducers that
+     * rank tokens by it.
+     */
+    private void classAttentionRow(int b, int h) {
+        int T = tokens, stride = 3 * dim;
+        int base = b * T * stride, q = base + h * headDim, out = (b * heads + h) * T;
+        for (int j = 0; j < T; j++) {
+            int k = base + j * stride + dim + h * headDim;
+            float s = 0;
+            for (int d = 0; d < headDim; d++) s += (qkvOut[q + d] * scale) * qkvOut[k + d];
+            classAttention[out + j] = proportional ? s + logSize[b * T + j] : s;
+        }
+        Activations.softmax(classAttention, out, T);
+    }
+
+    /**
+     * One image: the signal the reducer asks for (for ToMe, the keys averaged over heads), its plan,
+     * and the plan applied: tokens that share a target average (weighted by size) into the other buffer.
      */
     private final WorkerPool.Task mergeTask = this::mergeStep;
 
     private void mergeStep(int b) {
-        int T = tokens, stride = 3 * dim;
-        int mBase = b * T * headDim;
-        for (int t = 0; t < T; t++) {
-            int k = (b * T + t) * stride + dim;
-            int m = mBase + t * headDim;
-            for (int d = 0; d < headDim; d++) {
-                float sum = 0;
-                for (int h = 0; h < heads; h++) sum += qkvOut[k + h * headDim + d];
-                metric[m + d] = sum / heads;
-            }
-        }
+        int T = tokens;
+        int inBase = b * T;
         MergePlan plan = plans[b];
-        matchers[b].plan(metric, mBase, T, headDim, mergeR, classToken, distToken, plan);
+        TokenReducer reducer = reducers[b];
+        switch (signal) {
+            case KEYS -> {
+                int stride = 3 * dim, mBase = b * T * headDim;
+                for (int t = 0; t < T; t++) {
+                    int k = (b * T + t) * stride + dim;
+                    int m = mBase + t * headDim;
+                    for (int d = 0; d < headDim; d++) {
+                        float sum = 0;
+                        for (int h = 0; h < heads; h++) sum += qkvOut[k + h * headDim + d];
+                        metric[m + d] = sum / heads;
+                    }
+                }
+                reducer.plan(metric, mBase, headDim, size, inBase, T, mergeR, classToken, distToken, plan);
+            }
+            case CLASS_ATTENTION -> {
+                int rows = b * heads * T;
+                for (int t = 0; t < T; t++) {
+                    float sum = 0;
+                    for (int h = 0; h < heads; h++) sum += classAttention[rows + h * T + t];
+                    metric[inBase + t] = sum / heads;
+                }
+                reducer.plan(metric, inBase, 1, size, inBase, T, mergeR, classToken, distToken, plan);
+            }
+            case FEATURES -> reducer.plan(x, inBase * dim, dim, size, inBase, T, mergeR, classToken, distToken, plan);
+        }
         int outT = plan.outTokens;
-        int inBase = b * T, outBase = b * outT;
-        Arrays.fill(x2, outBase * dim, (outBase + outT) * dim, 0f);
-        Arrays.fill(size2, outBase, outBase + outT, 0f);
-        for (int p = 0; p < T; p++) {
-            int q = plan.target[p];
-            float sz = size[inBase + p];
-            axpy(sz, x, (inBase + p) * dim, x2, (outBase + q) * dim, dim);
-            size2[outBase + q] += sz;
-        }
-        for (int q = 0; q < outT; q++) {
-            float inv = size2[outBase + q];
-            div(x2, (outBase + q) * dim, dim, inv);
-        }
+        int outBase = b * outT;
+        plan.apply(x, inBase * dim, size, inBase, T, dim, x2, outBase * dim, size2, outBase);
         for (int t = 0; t < inputTokens; t++) {
             int at = b * inputTokens + t;
             tokenOf[at] = plan.target[tokenOf[at]];
@@ -364,12 +423,13 @@ public final class CpuBackend implements Backend {
         pooledDist = new float[b * dim];
         logitsDist = new float[b * classes];
         scratch = new float[Math.max(rows * dim, dim)];
+        classAttention = signal == TokenReducer.Signal.CLASS_ATTENTION ? new float[rows * heads] : null;
         tokenOf = new int[rows];
         plans = Arrays.copyOf(plans, b);
-        matchers = Arrays.copyOf(matchers, b);
+        reducers = Arrays.copyOf(reducers, b);
         for (int i = capacity; i < b; i++) {
             plans[i] = new MergePlan(inputTokens);
-            matchers[i] = new BipartiteMatching();
+            reducers[i] = newReducer.get();
         }
         capacity = b;
     }

@@ -65,6 +65,10 @@ public final class WorkerPool implements AutoCloseable {
             if (++spins < SPINS) Thread.onSpinWait();
             else LockSupport.parkNanos(this, 50_000);
         }
+        // Close this generation before the next loop changes count and task: a worker that read the
+        // cursor just before and reads the next loop's larger count would otherwise claim an index of
+        // this generation, run it with the next loop's task, and count it towards that loop.
+        cursor.set(((long) generation << 32) | Integer.MAX_VALUE);
         task = null;
         Throwable t = failure;
         if (t != null) {

@@ -15,34 +15,53 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The engine's entry point: a model, a ToMe schedule and a backend. It takes a batch of encoded
- * images (or already preprocessed pixels) and returns one outcome per image.
+ * The engine's entry point: a model, a token reducer with its schedule (ToMe by default) and a
+ * backend. It takes a batch of encoded images (or already preprocessed pixels) and returns one
+ * outcome per image.
  *
  * <p>Thread-safe: calls are serialized, since each forward pass already uses every backend thread.
  * Applications that want parallel batches open one Classifier per worker.
  */
 public final class Classifier implements AutoCloseable {
 
-    /** @param threads 0 picks one per available processor */
-    public record Options(String tome, String backend, int threads, int topK) {
+    /**
+     * @param tome    the budget: a {@link Schedule} spec of the tokens each block removes, for any reducer
+     * @param threads 0 picks one per available processor
+     * @param reducer how tokens are removed: {@code tome} (merging), {@code prune} or {@code pool}; see
+     *                {@link io.tomestream.merge.TokenReducer}
+     */
+    public record Options(String tome, String backend, int threads, int topK, String reducer) {
+        public Options(String tome, String backend, int threads, int topK) {
+            this(tome, backend, threads, topK, "tome");
+        }
+
         public static Options defaults() {
-            return new Options("0", "auto", 0, 5);
+            return new Options("0", "auto", 0, 5, "tome");
         }
 
         public Options withTome(String t) {
-            return new Options(t, backend, threads, topK);
+            return new Options(t, backend, threads, topK, reducer);
+        }
+
+        /** The same as {@link #withTome}: the schedule is the budget of whichever reducer is chosen. */
+        public Options withBudget(String spec) {
+            return withTome(spec);
         }
 
         public Options withBackend(String b) {
-            return new Options(tome, b, threads, topK);
+            return new Options(tome, b, threads, topK, reducer);
         }
 
         public Options withThreads(int n) {
-            return new Options(tome, backend, n, topK);
+            return new Options(tome, backend, n, topK, reducer);
         }
 
         public Options withTopK(int k) {
-            return new Options(tome, backend, threads, k);
+            return new Options(tome, backend, threads, k, reducer);
+        }
+
+        public Options withReducer(String r) {
+            return new Options(tome, backend, threads, topK, r);
         }
     }
 
@@ -60,7 +79,7 @@ public final class Classifier implements AutoCloseable {
         this.schedule = Schedule.parse(options.tome());
         this.rPerLayer = schedule.perLayer(model.config().depth());
         int threads = options.threads() > 0 ? options.threads() : Backends.defaultThreads();
-        this.backend = Backends.create(options.backend(), model, threads);
+        this.backend = Backends.create(options.backend(), model, threads, options.reducer() == null ? "tome" : options.reducer());
         this.preprocessor = new Preprocessor(model.config().input());
         this.topK = Math.max(1, Math.min(options.topK(), model.config().numClasses()));
     }
@@ -80,6 +99,11 @@ public final class Classifier implements AutoCloseable {
 
     public Schedule schedule() {
         return schedule;
+    }
+
+    /** The token reducer: {@code tome}, {@code prune} or {@code pool}. */
+    public String reducer() {
+        return backend.reducer();
     }
 
     public int[] rPerLayer() {

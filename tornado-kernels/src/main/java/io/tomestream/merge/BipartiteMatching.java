@@ -5,12 +5,12 @@ import io.tomestream.backend.Vectors;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * ToMe's bipartite soft matching for one image. Tokens alternate into sets A (even positions) and
- * B (odd positions); each A token finds its most similar B token by cosine of the keys, and the r
- * A tokens with the strongest edges merge into their B partners. One instance per thread: it keeps
- * its scratch buffers so that matching allocates nothing.
+ * ToMe's bipartite soft matching for one image, the {@code tome} {@link TokenReducer}. Tokens
+ * alternate into sets A (even positions) and B (odd positions); each A token finds its most similar
+ * B token by cosine of the keys, and the r A tokens with the strongest edges merge into their B
+ * partners. One instance per thread: it keeps its scratch buffers so that matching allocates nothing.
  */
-public final class BipartiteMatching {
+public final class BipartiteMatching implements TokenReducer {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
 
     private float[] unit = new float[0];
@@ -20,8 +20,29 @@ public final class BipartiteMatching {
 
     /** r after ToMe's cap: at most half of the tokens that may merge. */
     public static int cap(int r, int tokens, boolean classToken, boolean distToken) {
-        int protectedTokens = (classToken ? 1 : 0) + (distToken ? 1 : 0);
-        return Math.max(0, Math.min(r, (tokens - protectedTokens) / 2));
+        return TokenReducer.cap(r, tokens, classToken, distToken);
+    }
+
+    @Override
+    public String name() {
+        return "tome";
+    }
+
+    @Override
+    public Signal signal() {
+        return Signal.KEYS;
+    }
+
+    @Override
+    public void plan(float[] signal, int offset, int width, float[] size, int sizeOffset, int tokens, int r,
+                     boolean classToken, boolean distToken, MergePlan plan) {
+        plan(signal, offset, tokens, width, r, classToken, distToken, plan);
+    }
+
+    /** The A·Bᵀ cosine similarities. */
+    @Override
+    public double flops(int tokens, int prefix, int dim, int headDim) {
+        return 2.0 * ((tokens + 1) / 2) * (tokens / 2) * headDim;
     }
 
     /**
@@ -52,9 +73,10 @@ public final class BipartiteMatching {
             nodeIdx[a] = bestIdx;
             order[a] = a;
         }
-        sortDescending(order, nA, nodeMax);
+        IndexSort.descending(order, nA, nodeMax, sortScratch);
 
         java.util.Arrays.fill(isSrc, 0, nA, false);
+        plan.weighted = false;
         plan.merged = r;
         for (int i = 0; i < r; i++) isSrc[order[i]] = true;
 
@@ -102,7 +124,8 @@ public final class BipartiteMatching {
         return dot(a, i, a, j, n);
     }
 
-    private static float dot(float[] a, int i, float[] b, int j, int n) {
+    /** a[i..i+n) · b[j..j+n), in a fixed order. */
+    static float dot(float[] a, int i, float[] b, int j, int n) {
         int d = 0;
         float sum = 0;
         if (n >= S.length()) {
@@ -114,29 +137,5 @@ public final class BipartiteMatching {
         }
         for (; d < n; d++) sum += a[i + d] * b[j + d];
         return sum;
-    }
-
-    /** Stable merge sort of indices by descending key, so equal scores keep the lower index first. */
-    private void sortDescending(int[] idx, int n, float[] key) {
-        for (int width = 1; width < n; width *= 2) {
-            for (int lo = 0; lo < n - width; lo += 2 * width) {
-                int mid = lo + width, hi = Math.min(lo + 2 * width, n);
-                int i = lo, j = mid, k = lo;
-                while (i < mid && j < hi) {
-                    // take from the right only when strictly greater: that keeps the sort stable
-                    sortScratch[k++] = greater(key[idx[j]], key[idx[i]]) ? idx[j++] : idx[i++];
-                }
-                while (i < mid) sortScratch[k++] = idx[i++];
-                while (j < hi) sortScratch[k++] = idx[j++];
-                System.arraycopy(sortScratch, lo, idx, lo, hi - lo);
-            }
-        }
-    }
-
-    /** NaN scores (a zero key) sort last, like -inf. */
-    private static boolean greater(float x, float y) {
-        if (Float.isNaN(x)) return false;
-        if (Float.isNaN(y)) return true;
-        return x > y;
     }
 }

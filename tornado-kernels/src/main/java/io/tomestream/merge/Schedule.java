@@ -5,7 +5,8 @@ import java.util.Arrays;
 /**
  * How many tokens each block removes, in the three forms ToMe accepts: a constant {@code R}, a
  * {@code R:INFLECT} schedule computed as ToMe's {@code parse_r} does (so {@code 16:-1} is the
- * paper's decreasing schedule), or an explicit list {@code R1,R2,...} padded with zeros.
+ * paper's decreasing schedule), or an explicit list {@code R1,R2,...} padded with zeros. Every
+ * {@link TokenReducer} takes the same schedule as its budget.
  */
 public final class Schedule {
     private final String spec;

@@ -21,6 +21,19 @@ class WorkerPoolTest {
         }
     }
 
+    /** Loops that grow from 2 to many indices: a worker late from the small loop must not claim an index of the big one. */
+    @Test
+    void aLateWorkerNeverClaimsAnIndexOfTheNextLoop() {
+        try (WorkerPool pool = new WorkerPool(3)) {
+            for (int loop = 0; loop < 20_000; loop++) {
+                int n = loop % 2 == 0 ? 2 : 48;
+                AtomicIntegerArray hits = new AtomicIntegerArray(n);
+                pool.run(n, hits::incrementAndGet);
+                for (int i = 0; i < n; i++) assertEquals(1, hits.get(i), "loop " + loop + " index " + i);
+            }
+        }
+    }
+
     @Test
     void failureReachesTheCallerAndThePoolKeepsWorking() {
         try (WorkerPool pool = new WorkerPool(3)) {

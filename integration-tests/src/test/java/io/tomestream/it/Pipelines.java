@@ -1,0 +1,250 @@
+package io.tomestream.it;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
+import java.util.stream.Collectors;
+
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.ConsumerGroupDescription;
+import org.apache.kafka.clients.admin.ListOffsetsResult;
+import org.apache.kafka.clients.admin.MemberDescription;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.common.GroupState;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.GroupIdNotFoundException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.StringSerializer;
+
+import io.tomestream.classify.Classifier;
+import io.tomestream.classify.Outcome;
+import io.tomestream.model.ModelException;
+import io.tomestream.schema.ImageEvent;
+
+/**
+ * What the topology tests share: the fixture model and images with their expected top-1, producers,
+ * read_committed readers, and the consumer group's view of the application.
+ */
+final class Pipelines {
+    static final Path ROOT = Path.of(System.getProperty("tomestream.it.project.root", "..")).toAbsolutePath().normalize();
+    static final Path FIXTURES = ROOT.resolve("tornado-kernels/src/test/resources/fixtures");
+    static final Path MODEL = FIXTURES.resolve("vit-tiny-rand");
+    static final int IMAGES = 8;
+    /** The ToMe spec every topology test runs with (the README's first command uses it too). */
+    static final String TOME = "8";
+    static final Path WORK = Path.of(System.getProperty("tomestream.it.work.dir", "target")).toAbsolutePath().resolve("it-work");
+
+    /** What the engine says about one fixture image: its top-3 classes, best first, and the top-1 probability. */
+    record Expected(List<Integer> top3, float p1) {
+        /** Fails unless {@code c} is this image's classification: same top-3 order, same top-1 probability (to 1e-3). */
+        void assertMatches(io.tomestream.schema.Classification c, String key) {
+            if (!top3.equals(topIndices(c)) || Math.abs(c.getTopK().getFirst().getScore() - p1) > 1e-3) {
+                throw new AssertionError(key + ": expected top-3 " + top3 + " with p1 " + p1 + ", got " + c.getTopK());
+            }
+        }
+    }
+
+    private static volatile List<Expected> expected;
+
+    private Pipelines() {
+    }
+
+    static byte[] image(int i) {
+        try {
+            return Files.readAllBytes(FIXTURES.resolve("images/img" + i + ".png"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * The top-3 classes, best first, of each fixture image, computed once with the engine's own API (one
+     * batch of all eight, the topology's ToMe spec). The engine's results don't depend on the batch an
+     * image is in. Seven of the eight random-init predictions share their top-1, so the tests compare
+     * the top-3 order and the top-1 probability too, which tell the images apart.
+     */
+    static synchronized List<Expected> expected() {
+        if (expected == null) {
+            try (Classifier c = Classifier.open(MODEL.toString(), Classifier.Options.defaults().withTome(TOME).withThreads(1).withTopK(3))) {
+                List<byte[]> images = new ArrayList<>();
+                for (int i = 0; i < IMAGES; i++) images.add(image(i));
+                List<Expected> top = new ArrayList<>();
+                List<Outcome> outcomes = c.classify(images);
+                for (int i = 0; i < IMAGES; i++) {
+                    var p = ((Outcome.Classified) outcomes.get(i)).prediction();
+                    top.add(new Expected(p.top().stream().map(s -> s.index()).toList(), p.best().score()));
+                    System.out.printf("[tomestream-it] img%d: top-3 %s, p %s%n", i, top.getLast().top3(),
+                            p.top().stream().map(s -> String.format("%.4f", s.score())).toList());
+                }
+                expected = List.copyOf(top);
+            } catch (ModelException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        return expected;
+    }
+
+    /** The top-k class indices of a Classification, best first. */
+    static List<Integer> topIndices(io.tomestream.schema.Classification c) {
+        return c.getTopK().stream().map(io.tomestream.schema.ClassScore::getIndex).toList();
+    }
+
+    static ImageEvent event(String id, byte[] image, String contentType) {
+        return ImageEvent.newBuilder()
+                .setEventId(id)
+                .setEventTime(Instant.now())
+                .setSource("it-camera")
+                .setContentType(contentType)
+                .setImage(ByteBuffer.wrap(image))
+                .setWidth(null)
+                .setHeight(null)
+                .setAttributes(Map.of())
+                .build();
+    }
+
+    /** A short unique suffix, so names never clash with an earlier run against the same broker. */
+    static String unique() {
+        return UUID.randomUUID().toString().substring(0, 8);
+    }
+
+    static KafkaProducer<String, byte[]> producer(String bootstrap) {
+        Properties p = new Properties();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+        return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
+    }
+
+    static KafkaConsumer<String, byte[]> consumer(String bootstrap, boolean readCommitted) {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, readCommitted ? "read_committed" : "read_uncommitted");
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        return new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
+    }
+
+    /**
+     * Every record of {@code topic} up to its end as this isolation level sees it now (for read_committed,
+     * the last stable offset: records of open transactions are not waited for).
+     */
+    static List<ConsumerRecord<String, byte[]>> readAll(String bootstrap, String topic, boolean readCommitted) {
+        try (KafkaConsumer<String, byte[]> consumer = consumer(bootstrap, readCommitted)) {
+            List<TopicPartition> partitions = consumer.partitionsFor(topic, Duration.ofSeconds(30)).stream()
+                    .map(p -> new TopicPartition(topic, p.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions);
+            Map<TopicPartition, Long> end = consumer.endOffsets(partitions, Duration.ofSeconds(30));
+            List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (partitions.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp))) {
+                if (System.nanoTime() > deadline) throw new IllegalStateException("could not read " + topic + " to " + end);
+                consumer.poll(Duration.ofMillis(100)).forEach(out::add);
+            }
+            return out;
+        }
+    }
+
+    /** How often each key occurs. */
+    static Map<String, Integer> countByKey(Collection<ConsumerRecord<String, byte[]>> records) {
+        Map<String, Integer> counts = new HashMap<>();
+        for (ConsumerRecord<String, byte[]> r : records) counts.merge(r.key(), 1, Integer::sum);
+        return counts;
+    }
+
+    /** Sum of the group's committed offsets on {@code topic}; 0 before the first commit. */
+    static long committed(Admin admin, String group, String topic) {
+        try {
+            Map<TopicPartition, OffsetAndMetadata> offsets = admin.listConsumerGroupOffsets(group)
+                    .partitionsToOffsetAndMetadata().get(30, TimeUnit.SECONDS);
+            return offsets.entrySet().stream().filter(e -> e.getKey().topic().equals(topic) && e.getValue() != null)
+                    .mapToLong(e -> e.getValue().offset()).sum();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof GroupIdNotFoundException) return 0;
+            throw new IllegalStateException(e.getCause());
+        } catch (InterruptedException | TimeoutException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Sum of the end offsets of {@code topic}'s partitions. */
+    static long endOffsets(Admin admin, String topic) {
+        try {
+            var description = admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic);
+            Map<TopicPartition, OffsetSpec> request = description.partitions().stream()
+                    .collect(Collectors.toMap(p -> new TopicPartition(topic, p.partition()), p -> OffsetSpec.latest()));
+            Map<TopicPartition, ListOffsetsResult.ListOffsetsResultInfo> result = admin.listOffsets(request).all().get(30, TimeUnit.SECONDS);
+            return result.values().stream().mapToLong(ListOffsetsResult.ListOffsetsResultInfo::offset).sum();
+        } catch (ExecutionException | InterruptedException | TimeoutException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The group as the coordinator describes it now. */
+    static ConsumerGroupDescription group(Admin admin, String group) {
+        try {
+            return admin.describeConsumerGroups(List.of(group)).all().get(30, TimeUnit.SECONDS).get(group);
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e.getCause());
+        } catch (InterruptedException | TimeoutException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Which input partitions each member (by client id) holds; empty unless the group is stable. */
+    static Map<String, Set<Integer>> assignment(Admin admin, String group, String topic) {
+        ConsumerGroupDescription d;
+        try {
+            d = group(admin, group);
+        } catch (IllegalStateException e) {
+            if (e.getCause() instanceof GroupIdNotFoundException) return Map.of(); // no member has joined yet
+            throw e;
+        }
+        if (d.groupState() != GroupState.STABLE) return Map.of();
+        Map<String, Set<Integer>> out = new HashMap<>();
+        for (MemberDescription m : d.members()) {
+            out.put(m.clientId(), m.assignment().topicPartitions().stream().filter(tp -> tp.topic().equals(topic))
+                    .map(TopicPartition::partition).collect(Collectors.toSet()));
+        }
+        return out;
+    }
+
+    /** Polls {@code condition} every 100 ms until it holds; fails with {@code what} after {@code timeout}. */
+    static void await(Duration timeout, BooleanSupplier condition, Supplier<String> what) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) throw new AssertionError("not within " + timeout + ": " + what.get());
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError("interrupted waiting for: " + what.get());
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+package io.tomestream.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.concurrent.atomic.AtomicReference;
+
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+import io.tomestream.schema.Classification;
+import io.tomestream.schema.SingleObjectSerde;
+
+/**
+ * Horizontal scaling with a hard kill: three instances of {@code bin/tomestream run}, each its own JVM
+ * with its own state.dir, share a 6-partition input topic. One is SIGKILLed while events are flowing:
+ * no clean shutdown, an open transaction, records in its batch buffer. The other two must take over its
+ * partitions (and restore its buffer from the changelog), and every event must be classified exactly
+ * once as a read_committed consumer sees the output. Values use the default single-object serde.
+ */
+@ExtendWith(SharedInfra.class)
+class ScalingIT {
+    private static final int PARTITIONS = 6;
+    private static final int EVENTS = 600;
+    private static final int RATE_PER_S = 80;
+    /**
+     * The kill comes once this many events are sent and some of them classified: mid-stream, with a
+     * backlog. The producer holds the rest back until the kill, however slowly the instances start.
+     */
+    private static final int KILL_AFTER_SENT = 250, KILL_AFTER_CLASSIFIED = 50;
+    /** A batch of 16 at about 13 events/s per partition fills in ~1.2 s, so a partial batch is nearly always buffered. */
+    private static final int BATCH = 16, BATCH_WAIT_MS = 1000;
+    private static final Pattern RESTORED = Pattern.compile("task \\S+: (\\d+) buffered records restored");
+
+    private final KafkaCluster kafka;
+
+    ScalingIT(KafkaCluster kafka) {
+        this.kafka = kafka;
+    }
+
+    @Test
+    @Timeout(value = 4, unit = TimeUnit.MINUTES)
+    void threeInstancesOneSigkilledMidStreamEveryEventClassifiedExactlyOnce() throws Exception {
+        String run = Pipelines.unique();
+        String app = "scale-" + run, input = "scale-in-" + run, output = "scale-out-" + run, dlq = "scale-dlq-" + run;
+        kafka.createTopics(PARTITIONS, input);
+        kafka.createTopics(3, output, dlq);
+        List<Pipelines.Expected> expected = Pipelines.expected();
+        String bootstrap = kafka.bootstrapServers();
+        Path dir = Pipelines.WORK.resolve(app);
+
+        List<AppProcess> instances = new ArrayList<>();
+        try {
+            for (int i = 0; i < 3; i++) {
+                String name = "instance-" + i;
+                Path config = AppProcess.writeConfig(dir.resolve(name + ".properties"), AppProcess.settings(bootstrap, app, input, output, dlq,
+                        dir.resolve(name + "-state"), name, BATCH, BATCH_WAIT_MS));
+                instances.add(AppProcess.start(name, config, dir.resolve(name + ".log")));
+            }
+            // All three in one stable group, every input partition owned, each instance with a share.
+            Pipelines.await(Duration.ofSeconds(120), () -> {
+                instances.forEach(AppProcess::assertAlive);
+                Map<String, Set<Integer>> a = Pipelines.assignment(kafka.admin(), app, input);
+                return a.size() == 3 && a.values().stream().allMatch(p -> !p.isEmpty())
+                        && a.values().stream().mapToInt(Set::size).sum() == PARTITIONS;
+            }, () -> "3 instances sharing " + PARTITIONS + " partitions; group: " + Pipelines.group(kafka.admin(), app));
+            Map<String, Set<Integer>> before = Pipelines.assignment(kafka.admin(), app, input);
+            AppProcess victim = instances.getFirst();
+            Set<Integer> victimPartitions = partitionsOf(before, victim.name());
+            System.out.printf("[tomestream-it] scaling: assignment before the kill %s%n", before);
+
+            // A steady stream of events; the victim is killed once KILL_AFTER of them are classified.
+            Map<String, Integer> partitionOf = new ConcurrentHashMap<>();
+            Map<String, Long> sentAt = new ConcurrentHashMap<>();
+            AtomicReference<Throwable> sendFailure = new AtomicReference<>();
+            AtomicInteger sentCount = new AtomicInteger();
+            CountDownLatch killed = new CountDownLatch(1);
+            SingleObjectSerde<io.tomestream.schema.ImageEvent> serde = SingleObjectSerde.imageEvents();
+            Thread producerThread = new Thread(() -> {
+                try (KafkaProducer<String, byte[]> producer = Pipelines.producer(bootstrap)) {
+                    long start = System.nanoTime();
+                    for (int i = 0; i < EVENTS; i++) {
+                        if (i == KILL_AFTER_SENT) {
+                            if (!killed.await(120, TimeUnit.SECONDS)) throw new IllegalStateException("no kill within 120 s");
+                            start = System.nanoTime() - TimeUnit.SECONDS.toNanos(i) / RATE_PER_S; // go on at the same rate
+                        }
+                        long due = start + TimeUnit.SECONDS.toNanos(i) / RATE_PER_S;
+                        long wait = due - System.nanoTime();
+                        if (wait > 0) Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                        String id = id(i);
+                        sentAt.put(id, System.nanoTime());
+                        producer.send(new ProducerRecord<>(input, id, serde.encode(Pipelines.event(id, Pipelines.image(i % Pipelines.IMAGES), "image/png"))),
+                                (md, e) -> {
+                                    if (e != null) sendFailure.compareAndSet(null, e);
+                                    else partitionOf.put(id, md.partition());
+                                });
+                        sentCount.incrementAndGet();
+                    }
+                    producer.flush();
+                } catch (Throwable t) {
+                    sendFailure.compareAndSet(null, t);
+                }
+            }, "scaling-producer");
+
+            long killedAt;
+            try (OutputWatcher watcher = new OutputWatcher(bootstrap, output)) {
+                producerThread.start();
+                Pipelines.await(Duration.ofSeconds(60), () -> {
+                    instances.forEach(AppProcess::assertAlive);
+                    return sentCount.get() >= KILL_AFTER_SENT && watcher.distinct() >= KILL_AFTER_CLASSIFIED;
+                }, () -> KILL_AFTER_SENT + " sent and " + KILL_AFTER_CLASSIFIED + " classified before the kill, have "
+                        + sentCount.get() + " and " + watcher.distinct());
+                victim.kill(); // returns once the process is gone
+                killedAt = System.nanoTime();
+                killed.countDown();
+                int atKill = watcher.distinct(), sentAtKill = sentCount.get();
+                System.out.printf("[tomestream-it] scaling: SIGKILLed %s (partitions %s) with %d sent and %d classified of %d%n",
+                        victim, victimPartitions, sentAtKill, atKill, EVENTS);
+                assertTrue(sentAtKill < EVENTS - 100, "the kill must come mid-stream, with events still to send");
+
+                producerThread.join(60_000);
+                assertEquals(null, sendFailure.get());
+                Pipelines.await(Duration.ofSeconds(120), () -> {
+                    instances.subList(1, 3).forEach(AppProcess::assertAlive);
+                    return watcher.distinct() >= EVENTS;
+                }, () -> "all " + EVENTS + " classified after the kill, have " + watcher.distinct());
+                System.out.printf("[tomestream-it] scaling: all %d classified %.1f s after the kill%n", EVENTS,
+                        (System.nanoTime() - killedAt) / 1e9);
+            }
+
+            // Quiescent: the survivors have committed every input offset, and with it every output.
+            Pipelines.await(Duration.ofSeconds(60), () -> Pipelines.committed(kafka.admin(), app, input) == EVENTS,
+                    () -> "committed offsets " + Pipelines.committed(kafka.admin(), app, input) + " of " + EVENTS);
+            List<ConsumerRecord<String, byte[]>> committed = Pipelines.readAll(bootstrap, output, true);
+            Map<String, Integer> counts = Pipelines.countByKey(committed);
+            Map<String, Integer> wrong = new HashMap<>();
+            counts.forEach((k, n) -> {
+                if (n != 1) wrong.put(k, n);
+            });
+            assertTrue(wrong.isEmpty(), "classified more than once: " + wrong);
+            assertEquals(EVENTS, counts.size(), "every event classified");
+            for (ConsumerRecord<String, byte[]> r : committed) {
+                Classification c = SingleObjectSerde.classifications().decode(r.value());
+                assertEquals(r.key(), c.getEventId());
+                expected.get(index(r.key()) % Pipelines.IMAGES).assertMatches(c, r.key());
+            }
+            assertTrue(Pipelines.readAll(bootstrap, dlq, true).isEmpty(), "no dead letters");
+
+            // The survivors own all six partitions, the victim's included.
+            Map<String, Set<Integer>> after = Pipelines.assignment(kafka.admin(), app, input);
+            System.out.printf("[tomestream-it] scaling: assignment after the kill %s%n", after);
+            assertEquals(2, after.size(), "two members left: " + after);
+            assertFalse(after.keySet().stream().anyMatch(c -> c.startsWith(victim.name() + "-")), "the victim is out of the group");
+            Set<Integer> owned = new HashSet<>();
+            after.values().forEach(owned::addAll);
+            assertEquals(Set.of(0, 1, 2, 3, 4, 5), owned);
+            // And they classified events of the victim's partitions that were sent after it died.
+            long lateOnVictim = partitionOf.entrySet().stream()
+                    .filter(e -> victimPartitions.contains(e.getValue()) && sentAt.get(e.getKey()) > killedAt).count();
+            assertTrue(lateOnVictim > 0, "events sent to the victim's partitions after the kill");
+            int uncommitted = Pipelines.readAll(bootstrap, output, false).size();
+            System.out.printf("[tomestream-it] scaling: %d events on the victim's partitions sent after the kill, all classified; "
+                    + "read_uncommitted sees %d output records (%d from aborted transactions), read_committed %d%n",
+                    lateOnVictim, uncommitted, uncommitted - committed.size(), committed.size());
+            int restored = 0;
+            for (int i = 1; i < 3; i++) restored += restoredInLog(dir.resolve("instance-" + i + ".log"));
+            System.out.printf("[tomestream-it] scaling: the survivors restored %d buffered records of the victim from the changelog%n", restored);
+            for (AppProcess p : instances.subList(1, 3)) assertEquals(AppProcess.EXIT_ON_SIGTERM, p.stop(), p + " stops on SIGTERM");
+        } finally {
+            instances.forEach(AppProcess::close);
+        }
+    }
+
+    private static Set<Integer> partitionsOf(Map<String, Set<Integer>> assignment, String instance) {
+        return assignment.entrySet().stream().filter(e -> e.getKey().startsWith(instance + "-"))
+                .findFirst().map(Map.Entry::getValue).orElseThrow(() -> new AssertionError(instance + " not in " + assignment));
+    }
+
+    private static int restoredInLog(Path log) throws java.io.IOException {
+        Matcher m = RESTORED.matcher(java.nio.file.Files.readString(log));
+        int n = 0;
+        while (m.find()) n += Integer.parseInt(m.group(1));
+        return n;
+    }
+
+    private static String id(int i) {
+        return String.format("evt-%04d", i);
+    }
+
+    private static int index(String id) {
+        return Integer.parseInt(id.substring(4));
+    }
+}

@@ -1,0 +1,142 @@
+package io.tomestream.cli;
+
+import io.tomestream.backend.Backends;
+import io.tomestream.dataset.FashionMnist;
+import io.tomestream.eval.AccuracyPlot;
+import io.tomestream.eval.Evaluation;
+import io.tomestream.model.ModelConfig;
+import io.tomestream.model.ModelException;
+import io.tomestream.model.VitModel;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * {@code eval}: top-1 accuracy and img/s of token reducers and budgets on a labelled data set, against
+ * no reduction; a markdown table on stdout, optionally a CSV file and an accuracy-vs-speed plot.
+ */
+final class EvalCommand {
+    private EvalCommand() {
+    }
+
+    static int run(String[] argv, PrintStream out, PrintStream err) throws ModelException {
+        Args args = new Args(argv, 0, Set.of("model", "dataset", "dataset-dir", "split", "limit", "reducer", "budget", "tome",
+                "batch", "threads", "backend", "warmup", "csv", "plot"), Set.of());
+        if (!args.positionals().isEmpty()) throw new Args.UsageException("unexpected argument '" + args.positionals().getFirst() + "'");
+        String modelDir = args.require("model");
+        String dataset = args.get("dataset", "fashion-mnist");
+        if (!dataset.equals("fashion-mnist")) throw new Args.UsageException("--dataset must be fashion-mnist, got '" + dataset + "'");
+        FashionMnist.Split split;
+        try {
+            split = FashionMnist.Split.parse(args.get("split", "test"));
+        } catch (IllegalArgumentException e) {
+            throw new Args.UsageException("--split: " + e.getMessage());
+        }
+        Path dir = Path.of(args.get("dataset-dir", FashionMnist.DEBIAN_DIR.toString()));
+        int limit = args.integer("limit", Integer.MAX_VALUE, 1);
+        int batch = args.integer("batch", 64, 1);
+        int threads = args.integer("threads", Backends.defaultThreads(), 1);
+        double warmup = args.number("warmup", 1);
+        List<String> reducers = list(args.get("reducer", "tome"), ",");
+        for (String r : reducers) {
+            if (!io.tomestream.merge.TokenReducer.NAMES.contains(r)) {
+                throw new Args.UsageException("--reducer takes names from " + String.join(", ", io.tomestream.merge.TokenReducer.NAMES) + ", got '" + r + "'");
+            }
+        }
+        List<String> budgets = list(args.budget("8"), ";");
+        if (reducers.isEmpty() || budgets.isEmpty()) throw new Args.UsageException("--reducer and --budget need at least one value each");
+        for (String b : budgets) io.tomestream.merge.Schedule.parse(b); // a bad spec fails before any work
+
+        if (!FashionMnist.present(dir, split)) {
+            throw new IllegalArgumentException("Fashion-MNIST (" + split + ") is not in " + dir + ": it needs " + split.images() + " and "
+                    + split.labels() + " (Debian: apt-get install dataset-fashion-mnist), or --dataset-dir DIR");
+        }
+        VitModel model = VitModel.load(modelDir);
+        ModelConfig cfg = model.config();
+        FashionMnist data;
+        try {
+            data = FashionMnist.read(dir, split, limit);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("can't read Fashion-MNIST: " + e.getMessage());
+        }
+        err.printf("tomestream eval: %s (%s) on Fashion-MNIST %s, %d images, batch %d, %d threads%n", model.id(), cfg.architecture(),
+                split, data.size(), batch, threads);
+        err.println("  warming up...");
+        Progress progress = new Progress(err);
+        Evaluation.Result result = Evaluation.run(model, data, reducers, budgets, args.get("backend", "auto"), threads, batch, warmup, progress);
+        progress.finish();
+
+        out.printf("model %s (%s), Fashion-MNIST %s, %d images, batch %d, threads %d%n%n", model.id(), cfg.architecture(), split,
+                data.size(), batch, threads);
+        out.println("| reducer | budget | top-1 % | Δ top-1 | img/s | speedup | GFLOPs/img | tokens at last block |");
+        out.println("|---|---|---:|---:|---:|---:|---:|---:|");
+        for (Evaluation.Row row : result.rows()) {
+            String delta = row.config().isBaseline() ? "" : String.format(Locale.ROOT, "%+.2f", result.delta(row));
+            out.printf(Locale.ROOT, "| %s | %s | %.2f | %s | %.1f | %.2fx | %.3f | %d |%n", row.config().reducer(), row.config().budget(),
+                    row.accuracy(), delta, row.imagesPerSecond(), result.speedup(row), row.gflops(), row.finalTokens());
+        }
+        try {
+            if (args.has("csv")) writeCsv(result, Path.of(args.get("csv", "")));
+            if (args.has("plot")) {
+                String title = String.format(Locale.ROOT, "%s on Fashion-MNIST %s (%d images), batch %d, %d threads", model.id(), split,
+                        data.size(), batch, threads);
+                AccuracyPlot.write(result, title, Path.of(args.get("plot", "")));
+            }
+        } catch (IOException e) {
+            throw new IllegalArgumentException("can't write " + e.getMessage(), e);
+        }
+        return 0;
+    }
+
+    static void writeCsv(Evaluation.Result result, Path file) throws IOException {
+        StringBuilder sb = new StringBuilder("reducer,budget,images,correct,top1_percent,delta_top1,img_per_s,speedup,gflops_per_img,final_tokens\n");
+        for (Evaluation.Row row : result.rows()) {
+            sb.append(String.format(Locale.ROOT, "%s,\"%s\",%d,%d,%.4f,%.4f,%.3f,%.4f,%.6f,%d%n", row.config().reducer(), row.config().budget(),
+                    row.images(), row.correct(), row.accuracy(), result.delta(row), row.imagesPerSecond(), result.speedup(row), row.gflops(),
+                    row.finalTokens()));
+        }
+        Path parent = file.toAbsolutePath().getParent();
+        if (parent != null) Files.createDirectories(parent);
+        Files.writeString(file, sb);
+    }
+
+    private static List<String> list(String s, String separator) {
+        List<String> out = new ArrayList<>();
+        for (String part : s.split(separator)) if (!part.isBlank()) out.add(part.strip());
+        return out;
+    }
+
+    /** A bar on stderr that redraws in place, at most once per percent. */
+    private static final class Progress implements Evaluation.Progress {
+        private static final int WIDTH = 30;
+        private final PrintStream err;
+        private long start = System.nanoTime();
+        private int lastPercent = -1;
+
+        Progress(PrintStream err) {
+            this.err = err;
+        }
+
+        @Override
+        public void update(int done, int total) {
+            if (done == 0) start = System.nanoTime();
+            int percent = (int) (100L * done / total);
+            if (percent == lastPercent) return;
+            lastPercent = percent;
+            int filled = (int) ((long) WIDTH * done / total);
+            err.printf(Locale.ROOT, "\r  [%s%s] %3d%%  %d/%d images  %.0f s", "#".repeat(filled), ".".repeat(WIDTH - filled), percent,
+                    done, total, (System.nanoTime() - start) / 1e9);
+            err.flush();
+        }
+
+        void finish() {
+            if (lastPercent >= 0) err.println();
+        }
+    }
+}

@@ -1,0 +1,90 @@
+package io.tomestream.cli;
+
+import io.tomestream.classify.Classifier;
+import io.tomestream.classify.Outcome;
+import io.tomestream.classify.Prediction;
+import io.tomestream.eval.TokenMap;
+import io.tomestream.image.ImageException;
+import io.tomestream.image.Preprocessor;
+import io.tomestream.model.ModelConfig;
+import io.tomestream.model.ModelException;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * {@code visualize}: classifies one image and draws which patches ended in the same final token
+ * ({@link Prediction#sources()}), next to the image as the model saw it.
+ */
+final class VisualizeCommand {
+    private VisualizeCommand() {
+    }
+
+    static int run(String[] argv, PrintStream out, PrintStream err) throws ModelException {
+        Args args = new Args(argv, 0, Set.of("model", "tome", "budget", "reducer", "out", "backend", "threads"), Set.of());
+        String modelDir = args.require("model");
+        Path target = Path.of(args.require("out"));
+        List<String> images = args.positionals();
+        if (images.size() != 1) throw new Args.UsageException("visualize takes exactly one IMAGE, got " + images.size());
+        String image = images.getFirst();
+        byte[] bytes;
+        try {
+            bytes = Files.readAllBytes(Path.of(image));
+        } catch (NoSuchFileException e) {
+            err.println("tomestream: " + image + ": no such file");
+            return 1;
+        } catch (IOException e) {
+            err.println("tomestream: " + image + ": " + e.getMessage());
+            return 1;
+        }
+        Classifier.Options options = Classifier.Options.defaults()
+                .withTome(args.budget("8"))
+                .withReducer(args.reducer())
+                .withBackend(args.get("backend", "auto"))
+                .withThreads(args.integer("threads", 0, 0))
+                .withTopK(1);
+        try (Classifier classifier = Classifier.open(modelDir, options)) {
+            Prediction p;
+            switch (classifier.classify(List.of(bytes)).getFirst()) {
+                case Outcome.Classified c -> p = c.prediction();
+                case Outcome.Rejected r -> {
+                    ImageException e = r.error();
+                    err.println("tomestream: " + image + ": " + e.getMessage());
+                    return 1;
+                }
+            }
+            ModelConfig cfg = classifier.config();
+            Preprocessor prep = new Preprocessor(cfg.input());
+            float[] tensor = new float[prep.tensorLength()];
+            try {
+                prep.toTensor(bytes, tensor, 0);
+            } catch (ImageException e) {
+                throw new IllegalStateException("decoded once, not twice", e);
+            }
+            String reducer = classifier.reducer();
+            String caption1 = String.format(Locale.ROOT, "%s, %s %s: %d -> %d tokens (%s)", classifier.model().id(),
+                    reducer.equals("tome") ? "ToMe" : reducer, classifier.schedule(), p.tokens()[0], p.finalTokens(), tokenCounts(p.tokens()));
+            String caption2 = String.format(Locale.ROOT, "%s: %s %.1f%%; same colour = same final token", Path.of(image).getFileName(),
+                    p.best().label(), 100 * p.best().score());
+            int prefix = classifier.model().prefixTokens();
+            TokenMap.write(TokenMap.render(tensor, 0, cfg.input(), p.sources(), prefix, cfg.gridSize(), List.of(caption1, caption2)), target);
+            out.printf(Locale.ROOT, "%s: %d -> %d tokens, %s (%.3f), wrote %s%n", image, p.tokens()[0], p.finalTokens(), p.best().label(),
+                    p.best().score(), target);
+            return 0;
+        } catch (IOException e) {
+            throw new IllegalArgumentException("can't write " + e.getMessage(), e);
+        }
+    }
+
+    private static String tokenCounts(int[] tokens) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < tokens.length; i++) sb.append(i == 0 ? "" : " ").append(tokens[i]);
+        return sb.toString();
+    }
+}

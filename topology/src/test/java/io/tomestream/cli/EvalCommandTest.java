@@ -1,0 +1,136 @@
+package io.tomestream.cli;
+
+import io.tomestream.dataset.FashionMnist;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.zip.GZIPOutputStream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/** {@code eval} and {@code visualize} as a user runs them, on the fixture model and a small IDX data set. */
+class EvalCommandTest {
+    private static final Path FIXTURES = Path.of("..", "tornado-kernels", "src", "test", "resources", "fixtures");
+    private static final String MODEL = FIXTURES.resolve("vit-tiny-rand").toString();
+
+    private record Run(int code, String out, String err) {
+    }
+
+    private static Run run(String... argv) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
+        int code = Main.run(argv, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    /** A test split of {@code n} 28×28 images in Fashion-MNIST's gzipped IDX format. */
+    static void writeTestSplit(Path dir, int n) throws IOException {
+        try (DataOutputStream out = new DataOutputStream(new GZIPOutputStream(Files.newOutputStream(dir.resolve(FashionMnist.TEST_IMAGES))))) {
+            out.writeInt(0x803);
+            out.writeInt(n);
+            out.writeInt(28);
+            out.writeInt(28);
+            for (int i = 0; i < n; i++) {
+                for (int p = 0; p < 28 * 28; p++) out.writeByte((p * (i + 3) + i * 41) % 256);
+            }
+        }
+        try (DataOutputStream out = new DataOutputStream(new GZIPOutputStream(Files.newOutputStream(dir.resolve(FashionMnist.TEST_LABELS))))) {
+            out.writeInt(0x801);
+            out.writeInt(n);
+            for (int i = 0; i < n; i++) out.writeByte(i % 10);
+        }
+    }
+
+    @Test
+    void evalPrintsARowPerReducerAndBudgetAndWritesCsvAndPlot(@TempDir Path dir) throws Exception {
+        writeTestSplit(dir, 20);
+        Path csv = dir.resolve("out/eval.csv"), plot = dir.resolve("out/eval.png");
+        Run r = run("eval", "--model", MODEL, "--dataset", "fashion-mnist", "--dataset-dir", dir.toString(), "--split", "test",
+                "--limit", "15", "--reducer", "tome,prune,pool", "--budget", "4;8:-1", "--batch", "4", "--threads", "2",
+                "--warmup", "0", "--csv", csv.toString(), "--plot", plot.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("15 images"), r.out());
+        assertTrue(r.out().contains("| reducer | budget | top-1 % | Δ top-1 | img/s | speedup | GFLOPs/img | tokens at last block |"), r.out());
+        List<String> rows = r.out().lines().filter(l -> l.startsWith("| ") && !l.startsWith("| reducer")).toList();
+        assertEquals(7, rows.size(), r.out());
+        assertTrue(rows.getFirst().startsWith("| none | 0 |") && rows.getFirst().contains("| 1.00x |"), rows.getFirst());
+        for (String reducer : List.of("tome", "prune", "pool")) {
+            // the fixture model has 65 tokens: 4 per block leaves 49, the 8:-1 schedule 34
+            assertTrue(rows.stream().anyMatch(l -> l.startsWith("| " + reducer + " | 4 |") && l.endsWith("| 49 |")), r.out());
+            assertTrue(rows.stream().anyMatch(l -> l.startsWith("| " + reducer + " | 8:-1 |") && l.endsWith("| 34 |")), r.out());
+        }
+        assertTrue(r.err().contains("15/15 images"), r.err());
+        List<String> lines = Files.readAllLines(csv);
+        assertEquals(8, lines.size());
+        assertTrue(lines.getFirst().startsWith("reducer,budget,images,correct,top1_percent,delta_top1,img_per_s"), lines.getFirst());
+        assertTrue(lines.get(1).startsWith("none,\"0\",15,"), lines.get(1));
+        BufferedImage png = ImageIO.read(plot.toFile());
+        assertNotNull(png);
+        assertEquals(960, png.getWidth());
+    }
+
+    @Test
+    void evalMistakesAreOneLineErrors(@TempDir Path dir) throws Exception {
+        assertError(run("eval", "--model", MODEL, "--dataset-dir", dir.toString()), "Fashion-MNIST (test) is not in");
+        writeTestSplit(dir, 3);
+        assertError(run("eval", "--model", MODEL, "--dataset-dir", dir.toString(), "--reducer", "evit"), "--reducer takes names from tome, prune, pool");
+        assertError(run("eval", "--model", MODEL, "--dataset-dir", dir.toString(), "--budget", "4;x"), "spec 'x' doesn't parse");
+        assertError(run("eval", "--model", MODEL, "--dataset", "cifar10"), "--dataset must be fashion-mnist");
+        assertError(run("eval", "--model", MODEL, "--split", "val"), "unknown split 'val'");
+        assertError(run("eval", "--model", FIXTURES.resolve("vit-avg-rand").toString(), "--dataset-dir", dir.toString(), "--reducer", "prune"),
+                "no class token");
+        assertError(run("classify", "--model", MODEL, "--budget", "4", "--tome", "8", FIXTURES.resolve("images/img0.png").toString()),
+                "--budget and --tome name the same setting");
+    }
+
+    private static void assertError(Run r, String fragment) {
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains(fragment), r.err());
+        assertTrue(!r.err().contains("\tat "), "no stack trace: " + r.err());
+        assertEquals("", r.out());
+    }
+
+    @Test
+    void evalOnTheRealTestSet() {
+        assumeTrue(FashionMnist.present(FashionMnist.DEBIAN_DIR), "Fashion-MNIST is not installed in " + FashionMnist.DEBIAN_DIR);
+        Run r = run("eval", "--model", MODEL, "--limit", "24", "--reducer", "pool", "--budget", "8", "--batch", "8", "--threads", "2", "--warmup", "0");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("| pool | 8 |"), r.out());
+    }
+
+    @Test
+    void classifyAndBenchTakeAReducer() {
+        Run c = run("classify", "--model", MODEL, "--reducer", "prune", "--budget", "8:-1", "--json", FIXTURES.resolve("images/img0.png").toString());
+        assertEquals(0, c.code(), c.err());
+        assertTrue(c.out().contains("\"tokens\":[65,49,39,34,34]"), c.out());
+        assertTrue(c.err().contains("reducer prune, budget 8:-1"), c.err());
+        Run b = run("bench", "--model", MODEL, "--reducer", "pool", "--budget", "8", "--batch", "2", "--threads", "2", "--seconds", "0.2", "--warmup", "0.1");
+        assertEquals(0, b.code(), b.err());
+        assertTrue(b.out().contains("| pool budget | img/s |") && b.out().contains("| 8 |"), b.out());
+    }
+
+    @Test
+    void visualizeDrawsTheImageAndItsTokens(@TempDir Path dir) throws Exception {
+        Path png = dir.resolve("map.png");
+        Run r = run("visualize", "--model", MODEL, "--tome", "8", FIXTURES.resolve("images/img0.png").toString(), "--out", png.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("65 -> 33 tokens"), r.out());
+        BufferedImage image = ImageIO.read(png.toFile());
+        assertNotNull(image);
+        assertTrue(image.getWidth() > 2 * 448 && image.getHeight() > 448, image.getWidth() + "x" + image.getHeight());
+        assertEquals(1, run("visualize", "--model", MODEL, dir.resolve("missing.png").toString(), "--out", png.toString()).code());
+        assertEquals(2, run("visualize", "--model", MODEL, FIXTURES.resolve("images/img0.png").toString()).code());
+    }
+}
