@@ -28,6 +28,8 @@ import java.util.SplittableRandom;
  */
 public final class VsOnnx {
     private static final String[] SPECS = {"13", "16:-1"};
+    /** Pause before each timed run, so that no thread of the previous run still spins. */
+    private static final long SETTLE_MS = 20;
 
     private VsOnnx() {
     }
@@ -133,6 +135,9 @@ public final class VsOnnx {
         boolean timing = false;
         while (true) {
             for (int i = 0; i < 4; i++) {
+                // Both engines' idle threads spin for a while after a run; on a 2-core machine that
+                // steals a core from whichever runs next, which for a 2 ms forward pass is most of it.
+                Thread.sleep(SETTLE_MS);
                 long t0 = System.nanoTime();
                 if (i == 0) ort.run(pixels, batch);
                 else ours.forward(pixels, batch, r[i], out);
