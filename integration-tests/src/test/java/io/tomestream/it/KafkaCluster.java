@@ -35,26 +35,20 @@ import org.apache.kafka.server.common.MetadataVersion;
 public final class KafkaCluster implements AutoCloseable {
 
     /** Broker settings every instance gets; tests may add more through {@link #start(Map)}. */
-    public static final Map<String, String> BROKER_CONFIG = Map.ofEntries(
-            Map.entry("listeners", "EXTERNAL://127.0.0.1:0,CONTROLLER://127.0.0.1:0"),
-            Map.entry("offsets.topic.replication.factor", "1"),
-            Map.entry("offsets.topic.num.partitions", "1"),
-            Map.entry("transaction.state.log.replication.factor", "1"),
-            Map.entry("transaction.state.log.min.isr", "1"),
-            Map.entry("transaction.state.log.num.partitions", "1"),
-            Map.entry("share.coordinator.state.topic.replication.factor", "1"),
-            Map.entry("share.coordinator.state.topic.min.isr", "1"),
-            Map.entry("default.replication.factor", "1"),
-            Map.entry("min.insync.replicas", "1"),
-            Map.entry("auto.create.topics.enable", "false"),
-            // No 3 s wait before the first rebalance of a new group.
-            Map.entry("group.initial.rebalance.delay.ms", "0"),
-            // Abort the open transaction of a killed producer soon after its transaction.timeout.ms, not
-            // up to 10 s later: until then it holds back read_committed readers and the task's new owner.
-            Map.entry("transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000"),
-            // Behave like a released broker: no unstable APIs or features.
-            Map.entry("unstable.api.versions.enable", "false"),
-            Map.entry("unstable.feature.versions.enable", "false"));
+    /**
+     * Broker settings every instance gets: the demo's single-node settings (replication factor 1
+     * everywhere, so exactly_once_v2 works), plus a faster abort of a killed producer's open
+     * transaction, which otherwise holds back read_committed readers and the task's new owner for up
+     * to 10 s. Tests may add more through {@link #start(Map)}.
+     */
+    public static final Map<String, String> BROKER_CONFIG = withEntry(io.tomestream.demo.Demo.BROKER_CONFIG,
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000");
+
+    private static Map<String, String> withEntry(Map<String, String> base, String key, String value) {
+        Map<String, String> m = new java.util.HashMap<>(base);
+        m.put(key, value);
+        return Map.copyOf(m);
+    }
 
     private final KafkaClusterTestKit kit;
     private final Admin admin;

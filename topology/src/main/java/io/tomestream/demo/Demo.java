@@ -92,7 +92,7 @@ public final class Demo {
     private static final Duration STALL_TIMEOUT = Duration.ofSeconds(60);
 
     /** The single node's settings: replication factor 1 everywhere, so transactions (exactly_once_v2) work. */
-    static final Map<String, String> BROKER_CONFIG = Map.ofEntries(
+    public static final Map<String, String> BROKER_CONFIG = Map.ofEntries(
             Map.entry("listeners", "EXTERNAL://127.0.0.1:0,CONTROLLER://127.0.0.1:0"),
             Map.entry("offsets.topic.replication.factor", "1"),
             Map.entry("offsets.topic.num.partitions", "1"),

@@ -374,12 +374,12 @@ public final class CpuBackend implements Backend {
                     int at = base + t * dim;
                     if (w.normWeight != null) {
                         Activations.layerNorm(x, at, scratch, 0, dim, w.normWeight, w.normBias, LN_EPS);
-                        axpy(1f, scratch, 0, pooled, b * dim, dim);
+                        Vectors.axpy(1f, scratch, 0, pooled, b * dim, dim);
                     } else {
-                        axpy(1f, x, at, pooled, b * dim, dim);
+                        Vectors.axpy(1f, x, at, pooled, b * dim, dim);
                     }
                 }
-                div(pooled, b * dim, dim, T - prefix);
+                Vectors.divide(pooled, b * dim, dim, T - prefix);
                 if (w.fcNormWeight != null) {
                     System.arraycopy(pooled, b * dim, scratch, 0, dim);
                     Activations.layerNorm(scratch, 0, pooled, b * dim, dim, w.fcNormWeight, w.fcNormBias, LN_EPS);
@@ -436,19 +436,6 @@ public final class CpuBackend implements Backend {
 
     private static void add(float[] a, int ai, float[] b, int bi, float[] out, int oi, int n) {
         for (int i = 0; i < n; i++) out[oi + i] = a[ai + i] + b[bi + i];
-    }
-
-    private static void axpy(float alpha, float[] src, int si, float[] dst, int di, int n) {
-        int i = 0;
-        FloatVector a = FloatVector.broadcast(S, alpha);
-        for (; i <= n - L; i += L) {
-            FloatVector.fromArray(S, src, si + i).fma(a, FloatVector.fromArray(S, dst, di + i)).intoArray(dst, di + i);
-        }
-        for (; i < n; i++) dst[di + i] += alpha * src[si + i];
-    }
-
-    private static void div(float[] a, int off, int n, float by) {
-        for (int i = 0; i < n; i++) a[off + i] /= by;
     }
 
     @Override

@@ -69,4 +69,19 @@ public final class Vectors {
         float y = Math.fma(p, r * r, r) + 1f;
         return y * Float.intBitsToFloat((n + 127) << 23);
     }
+
+    /** dst[di..di+n) += alpha · src[si..si+n). */
+    public static void axpy(float alpha, float[] src, int si, float[] dst, int di, int n) {
+        int i = 0, lanes = S.length();
+        FloatVector a = FloatVector.broadcast(S, alpha);
+        for (; i <= n - lanes; i += lanes) {
+            FloatVector.fromArray(S, src, si + i).fma(a, FloatVector.fromArray(S, dst, di + i)).intoArray(dst, di + i);
+        }
+        for (; i < n; i++) dst[di + i] += alpha * src[si + i];
+    }
+
+    /** a[off..off+n) /= by, element by element (a true division, not a multiply by 1/by, as torch does). */
+    public static void divide(float[] a, int off, int n, float by) {
+        for (int i = 0; i < n; i++) a[off + i] /= by;
+    }
 }

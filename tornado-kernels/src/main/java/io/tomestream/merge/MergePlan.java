@@ -1,7 +1,7 @@
 package io.tomestream.merge;
 
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorSpecies;
+import io.tomestream.backend.Vectors;
+
 
 import java.util.Arrays;
 
@@ -11,8 +11,6 @@ import java.util.Arrays;
  * {@link #weighted}), and their sizes add up. Buffers are sized once and reused.
  */
 public final class MergePlan {
-    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
-    private static final int L = S.length();
 
     /** For each input position, its output position. */
     public int[] target;
@@ -53,32 +51,20 @@ public final class MergePlan {
             for (int p = 0; p < tokens; p++) {
                 int q = target[p];
                 float sz = size[sizeOff + p];
-                axpy(sz, x, xOff + p * dim, out, outOff + q * dim, dim);
+                Vectors.axpy(sz, x, xOff + p * dim, out, outOff + q * dim, dim);
                 sizeOut[sizeOutOff + q] += sz;
             }
-            for (int q = 0; q < outT; q++) div(out, outOff + q * dim, dim, sizeOut[sizeOutOff + q]);
+            for (int q = 0; q < outT; q++) Vectors.divide(out, outOff + q * dim, dim, sizeOut[sizeOutOff + q]);
             return;
         }
         Arrays.fill(weightSum, 0, outT, 0f);
         for (int p = 0; p < tokens; p++) {
             int q = target[p];
-            axpy(weight[p], x, xOff + p * dim, out, outOff + q * dim, dim);
+            Vectors.axpy(weight[p], x, xOff + p * dim, out, outOff + q * dim, dim);
             weightSum[q] += weight[p];
             sizeOut[sizeOutOff + q] += size[sizeOff + p];
         }
-        for (int q = 0; q < outT; q++) div(out, outOff + q * dim, dim, weightSum[q]);
+        for (int q = 0; q < outT; q++) Vectors.divide(out, outOff + q * dim, dim, weightSum[q]);
     }
 
-    private static void axpy(float alpha, float[] src, int si, float[] dst, int di, int n) {
-        int i = 0;
-        FloatVector a = FloatVector.broadcast(S, alpha);
-        for (; i <= n - L; i += L) {
-            FloatVector.fromArray(S, src, si + i).fma(a, FloatVector.fromArray(S, dst, di + i)).intoArray(dst, di + i);
-        }
-        for (; i < n; i++) dst[di + i] += alpha * src[si + i];
-    }
-
-    private static void div(float[] a, int off, int n, float by) {
-        for (int i = 0; i < n; i++) a[off + i] /= by;
-    }
 }
