@@ -2,7 +2,6 @@ package io.tomestream.merge;
 
 import io.tomestream.backend.Vectors;
 
-
 import java.util.Arrays;
 
 /**
