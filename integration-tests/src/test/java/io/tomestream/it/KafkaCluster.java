@@ -15,8 +15,6 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.errors.TopicExistsException;
 import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.test.KafkaClusterTestKit;
-import org.apache.kafka.common.test.TestKitNodes;
-import org.apache.kafka.server.common.MetadataVersion;
 
 /**
  * A real single-node Kafka 4.3.1 cluster inside this JVM: one KRaft node that is both broker and
@@ -71,36 +69,10 @@ public final class KafkaCluster implements AutoCloseable {
     /** Like {@link #start()}, with extra or overriding broker settings. */
     public static KafkaCluster start(Map<String, String> extraBrokerConfig) {
         long t0 = System.nanoTime();
-        KafkaClusterTestKit kit = null;
-        try {
-            TestKitNodes nodes = new TestKitNodes.Builder()
-                    .setCombined(true)
-                    .setNumBrokerNodes(1)
-                    .setNumControllerNodes(1)
-                    .setBootstrapMetadataVersion(MetadataVersion.latestProduction())
-                    .build();
-            KafkaClusterTestKit.Builder builder = new KafkaClusterTestKit.Builder(nodes);
-            Map<String, String> config = new HashMap<>(BROKER_CONFIG);
-            config.putAll(extraBrokerConfig);
-            config.forEach(builder::setConfigProp);
-            kit = builder.build();
-            kit.format();
-            kit.startup();
-            kit.waitForReadyBrokers();
-            return new KafkaCluster(kit, (System.nanoTime() - t0) / 1_000_000);
-        } catch (Exception e) {
-            if (kit != null) {
-                try {
-                    kit.close();
-                } catch (Exception suppressed) {
-                    e.addSuppressed(suppressed);
-                }
-            }
-            if (e instanceof InterruptedException) {
-                Thread.currentThread().interrupt();
-            }
-            throw new IllegalStateException("could not start the KRaft test cluster", e);
-        }
+        Map<String, String> extra = new HashMap<>(BROKER_CONFIG);
+        extra.putAll(extraBrokerConfig);
+        KafkaClusterTestKit kit = io.tomestream.demo.Demo.startBroker(extra);
+        return new KafkaCluster(kit, (System.nanoTime() - t0) / 1_000_000);
     }
 
     /** {@code host:port} of the broker, for {@code bootstrap.servers}. */

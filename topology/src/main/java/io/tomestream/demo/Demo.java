@@ -221,7 +221,7 @@ public final class Demo {
         long t0 = System.nanoTime();
         String modelDir = chooseModel();
         // The broker is the slowest part of the start; it boots while the model loads and warms up.
-        CompletableFuture<KafkaClusterTestKit> broker = CompletableFuture.supplyAsync(Demo::startBroker);
+        CompletableFuture<KafkaClusterTestKit> broker = CompletableFuture.supplyAsync(() -> startBroker(Map.of()));
         Path stateDir = null;
         Classifier classifier = null;
         KafkaStreams streams = null;
@@ -396,7 +396,11 @@ public final class Demo {
 
     // ------------------------------------------------------------------ broker
 
-    private static KafkaClusterTestKit startBroker() {
+    /**
+     * Starts a single-node KRaft cluster (combined broker and controller) with {@link #BROKER_CONFIG}
+     * plus {@code extraConfig}; the integration tests start theirs the same way.
+     */
+    public static KafkaClusterTestKit startBroker(Map<String, String> extraConfig) {
         KafkaClusterTestKit kit = null;
         try {
             TestKitNodes nodes = new TestKitNodes.Builder()
@@ -407,6 +411,7 @@ public final class Demo {
                     .build();
             KafkaClusterTestKit.Builder builder = new KafkaClusterTestKit.Builder(nodes);
             BROKER_CONFIG.forEach(builder::setConfigProp);
+            extraConfig.forEach(builder::setConfigProp);
             kit = builder.build();
             formatQuietly(kit);
             kit.startup();
