@@ -122,7 +122,7 @@ class EndToEndIT {
         Settings settings = Settings.of(values);
 
         try (Classifier classifier = Classifier.open(settings.modelDir(), Classifier.Options.defaults()
-                .withTome(settings.tome()).withThreads(1).withTopK(settings.topK()))) {
+                .withBudget(settings.budget()).withThreads(1).withTopK(settings.topK()))) {
             KafkaStreams streams = new KafkaStreams(ClassificationTopology.build(settings, Engine.of(classifier, "it"),
                     PipelineMetrics.discarding()), settings.kafkaProperties());
             CountDownLatch running = new CountDownLatch(1);

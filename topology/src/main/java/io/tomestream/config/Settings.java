@@ -1,6 +1,7 @@
 package io.tomestream.config;
 
 import io.tomestream.merge.Schedule;
+import io.tomestream.merge.TokenReducer;
 import org.apache.kafka.streams.StreamsConfig;
 
 import java.io.IOException;
@@ -47,6 +48,10 @@ public final class Settings {
     public static final String MODEL_DIR = "model.dir";
     public static final String MODEL_VERSION = "model.version";
     public static final String TOME = "tome";
+    /** The token reducer: tome, prune or pool. */
+    public static final String REDUCER = "reducer";
+    /** The reducer's budget; the newer name of {@code tome}, which stays for old config files. */
+    public static final String BUDGET = "budget";
     public static final String BACKEND = "backend";
     public static final String THREADS = "threads";
     public static final String TOP_K = "top.k";
@@ -68,6 +73,8 @@ public final class Settings {
             MODEL_DIR, "",
             MODEL_VERSION, "unversioned",
             TOME, "0",
+            REDUCER, "tome",
+            BUDGET, "",
             BACKEND, "auto",
             THREADS, "0",
             TOP_K, "5",
@@ -120,10 +127,18 @@ public final class Settings {
         this.metricsPort = (int) number(METRICS_PORT, 0, 65535);
         this.shutdownTimeoutMs = number(SHUTDOWN_TIMEOUT_MS, 0, 3_600_000);
         this.warmupSeconds = decimal(WARMUP_SECONDS, 0, 600);
+        String budget = get(BUDGET).strip(), tome = get(TOME).strip();
+        // tome at its default means only budget was given
+        if (!budget.isEmpty() && !tome.equals(APP_DEFAULTS.get(TOME)) && !budget.equals(tome)) {
+            throw new ConfigException("budget and tome name the same setting; give one (got '" + budget + "' and '" + tome + "')");
+        }
         try {
-            Schedule.parse(tome());
+            Schedule.parse(budget());
         } catch (IllegalArgumentException e) {
-            throw new ConfigException("tome: " + e.getMessage());
+            throw new ConfigException((budget.isEmpty() ? "tome: " : "budget: ") + e.getMessage());
+        }
+        if (!TokenReducer.NAMES.contains(reducer())) {
+            throw new ConfigException("reducer must be one of " + String.join(", ", TokenReducer.NAMES) + ", got '" + reducer() + "'");
         }
         for (String key : Set.of(TOPIC_INPUT, TOPIC_OUTPUT, TOPIC_DLQ, VALUE_SERDE, BACKEND)) {
             if (get(key).isBlank()) throw new ConfigException(key + " must not be empty");
@@ -280,8 +295,14 @@ public final class Settings {
         return get(MODEL_VERSION);
     }
 
-    public String tome() {
-        return get(TOME);
+    /** The budget spec for the reducer: {@code budget} when set, else {@code tome}. */
+    public String budget() {
+        String budget = get(BUDGET).strip();
+        return budget.isEmpty() ? get(TOME).strip() : budget;
+    }
+
+    public String reducer() {
+        return get(REDUCER).strip();
     }
 
     public String backend() {

@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
  * {@code tomestream_latency_end_to_end_seconds} (now minus the event's eventTime),
  * {@code tomestream_batch_duration_seconds} (one classify call), {@code tomestream_batch_size},
  * {@code tomestream_tokens_final} (tokens left at the last block, per image) and
- * {@code tomestream_model_info{model,version,tome,backend,device}}. Consumer lag comes from Kafka's
+ * {@code tomestream_model_info{model,version,reducer,tome,backend,device}}. Consumer lag comes from Kafka's
  * own client metrics ({@code kafka_consumer_fetch_manager_records_lag_max}), bound separately.
  * Thread-safe: every stream task records into the same meters.
  */
@@ -74,10 +74,10 @@ public final class PipelineMetrics {
     }
 
     /** A constant 1 gauge whose tags say which model serves, for dashboards. */
-    public void modelInfo(String model, String version, String tome, String backend, String device) {
+    public void modelInfo(String model, String version, String reducer, String tome, String backend, String device) {
         Gauge.builder("tomestream.model.info", () -> 1)
                 .description("The model being served; always 1")
-                .tags("model", model, "version", version, "tome", tome, "backend", backend, "device", device)
+                .tags("model", model, "version", version, "reducer", reducer, "tome", tome, "backend", backend, "device", device)
                 .register(registry);
     }
 

@@ -25,6 +25,7 @@ final class Classifications {
                 .setTopK(top)
                 .setTokensIn(p.tokens()[0])
                 .setTokensFinal(p.finalTokens())
+                .setReducer(engine.reducer())
                 .setTomeSpec(engine.tomeSpec())
                 .setBackend(engine.backend())
                 .setDevice(engine.device())

@@ -10,7 +10,7 @@ import java.util.List;
  * every Classification says about the model that made it. In production a {@link Classifier}; the
  * tests also plug in one that fails.
  */
-public record Engine(BatchClassifier classifier, String modelId, String modelVersion, String tomeSpec,
+public record Engine(BatchClassifier classifier, String modelId, String modelVersion, String reducer, String tomeSpec,
                      String backend, String device) {
 
     /** One outcome per image, in order; may throw, which dead-letters the whole batch. */
@@ -20,11 +20,11 @@ public record Engine(BatchClassifier classifier, String modelId, String modelVer
     }
 
     public static Engine of(Classifier classifier, String modelVersion) {
-        return new Engine(classifier::classify, classifier.model().id(), modelVersion,
+        return new Engine(classifier::classify, classifier.model().id(), modelVersion, classifier.reducer(),
                 classifier.schedule().toString(), classifier.backend().name(), classifier.backend().device());
     }
 
     public Engine withClassifier(BatchClassifier other) {
-        return new Engine(other, modelId, modelVersion, tomeSpec, backend, device);
+        return new Engine(other, modelId, modelVersion, reducer, tomeSpec, backend, device);
     }
 }

@@ -76,22 +76,27 @@ public final class StreamingApp {
 
     private Classifier openClassifier() throws ModelException {
         long t0 = System.nanoTime();
-        Classifier c = Classifier.open(settings.modelDir(), Classifier.Options.defaults()
-                .withTome(settings.tome())
-                .withBackend(settings.backend())
-                .withThreads(settings.threads())
-                .withTopK(settings.topK()));
+        Classifier c = Classifier.open(settings.modelDir(), classifierOptions(settings));
         classifier = c;
-        log.info("model {} ({}) on {} ({}), ToMe {}, loaded in {} ms", c.model().id(), c.config().architecture(),
-                c.backend().name(), c.backend().device(), c.schedule(), Math.round((System.nanoTime() - t0) / 1e6));
+        log.info("model {} ({}) on {} ({}), reducer {} with budget {}, loaded in {} ms", c.model().id(), c.config().architecture(),
+                c.backend().name(), c.backend().device(), c.reducer(), c.schedule(), Math.round((System.nanoTime() - t0) / 1e6));
         double warm = c.warmUp(settings.batchSize(), settings.warmupSeconds());
         log.info("warmed up with batches of 1 and {} in {} ms", settings.batchSize(), Math.round(warm));
         return c;
     }
 
+    static Classifier.Options classifierOptions(Settings settings) {
+        return Classifier.Options.defaults()
+                .withBudget(settings.budget())
+                .withReducer(settings.reducer())
+                .withBackend(settings.backend())
+                .withThreads(settings.threads())
+                .withTopK(settings.topK());
+    }
+
     private void startStreams(Classifier c) {
         PipelineMetrics metrics = new PipelineMetrics(registry);
-        metrics.modelInfo(c.model().id(), settings.modelVersion(), c.schedule().toString(), c.backend().name(), c.backend().device());
+        metrics.modelInfo(c.model().id(), settings.modelVersion(), c.reducer(), c.schedule().toString(), c.backend().name(), c.backend().device());
         KafkaStreams s;
         try {
             s = new KafkaStreams(ClassificationTopology.build(settings, Engine.of(c, settings.modelVersion()), metrics),

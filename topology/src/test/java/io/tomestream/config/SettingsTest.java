@@ -40,7 +40,7 @@ class SettingsTest {
         Settings s = Settings.fromCommandLine(new String[] {"--config", file.toString(), "--set", "batch.size=32", "--set=top.k=3"}, env);
         assertEquals("models/from-file", s.modelDir(), "file only");
         assertEquals("from-file", s.topicInput(), "file only");
-        assertEquals("16:-1", s.tome(), "environment over file");
+        assertEquals("16:-1", s.budget(), "environment over file");
         assertEquals("env:9092", s.kafkaProperties().getProperty("bootstrap.servers"), "environment over file");
         assertEquals(32, s.batchSize(), "--set over environment over file");
         assertEquals(3, s.topK());
@@ -109,6 +109,19 @@ class SettingsTest {
     }
 
     @Test
+    void theReducerAndItsBudgetAreSettingsWithTomeAsTheBudgetsOlderName() {
+        Settings dflt = Settings.of(MINIMAL);
+        assertEquals("tome", dflt.reducer());
+        assertEquals("0", dflt.budget());
+        assertEquals("8:-1", Settings.of(with("tome", "8:-1")).budget(), "old config files keep working");
+        Settings pool = Settings.fromCommandLine(new String[] {"--set", "budget=8:-1"},
+                Map.of("TOMESTREAM_MODEL_DIR", "m", "TOMESTREAM_KAFKA_BOOTSTRAP_SERVERS", "k:1", "TOMESTREAM_REDUCER", "pool"));
+        assertEquals("pool", pool.reducer());
+        assertEquals("8:-1", pool.budget());
+        assertEquals("8", Settings.of(with("budget", "8", "tome", "8")).budget(), "both, agreeing");
+    }
+
+    @Test
     void mistakesFailFastWithOneLine(@TempDir Path dir) {
         assertError("model.dir is required", Map.of("bootstrap.servers", "k:1"));
         assertError("bootstrap.servers is required", Map.of("model.dir", "m"));
@@ -118,6 +131,9 @@ class SettingsTest {
         assertError("metrics.port must be a whole number from 0 to 65535, got '70000'", with("metrics.port", "70000"));
         assertError("image.max.bytes must be a whole number", with("image.max.bytes", "16MiB"));
         assertError("tome: ToMe spec '16:x' doesn't parse", with("tome", "16:x"));
+        assertError("budget: ToMe spec '8:?' doesn't parse", with("budget", "8:?"));
+        assertError("reducer must be one of tome, prune, pool, got 'merge'", with("reducer", "merge"));
+        assertError("budget and tome name the same setting; give one (got '8' and '13')", with("budget", "8", "tome", "13"));
         assertError("warmup.seconds must be a number", with("warmup.seconds", "soon"));
         assertError("topic.input 'x' must differ", with("topic.input", "x", "topic.output", "x"));
         assertError("processing.guarantee", with("processing.guarantee", "exactly_once"));

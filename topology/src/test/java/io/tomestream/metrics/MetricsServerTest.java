@@ -31,7 +31,7 @@ class MetricsServerTest {
     void metricsAndHealthAreServed() throws Exception {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         PipelineMetrics metrics = new PipelineMetrics(registry);
-        metrics.modelInfo("vit-tiny-rand", "v1", "8", "cpu", "test cpu");
+        metrics.modelInfo("vit-tiny-rand", "v1", "tome", "8", "cpu", "test cpu");
         for (int i = 0; i < 3; i++) metrics.consumed();
         metrics.tombstone();
         metrics.classified(33, 120);
@@ -55,7 +55,7 @@ class MetricsServerTest {
                     "tomestream_batch_duration_seconds_bucket{le=",
                     "tomestream_batch_size_bucket{le=\"4.0\"} 1",
                     "tomestream_tokens_final_count 1",
-                    "tomestream_model_info{backend=\"cpu\",device=\"test cpu\",model=\"vit-tiny-rand\",tome=\"8\",version=\"v1\"} 1"}) {
+                    "tomestream_model_info{backend=\"cpu\",device=\"test cpu\",model=\"vit-tiny-rand\",reducer=\"tome\",tome=\"8\",version=\"v1\"} 1"}) {
                 assertTrue(body.contains(expected), expected + " in\n" + body);
             }
             HttpRequest openMetrics = HttpRequest.newBuilder(URI.create(base + "/metrics"))

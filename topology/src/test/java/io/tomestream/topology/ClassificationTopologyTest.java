@@ -113,6 +113,7 @@ class ClassificationTopologyTest {
             assertEquals("vit-tiny-rand", c.getModelId());
             assertEquals("test-1", c.getModelVersion());
             assertEquals("8", c.getTomeSpec());
+            assertEquals("tome", c.getReducer());
             assertEquals("cpu", c.getBackend());
             assertTrue(c.getLatencyMs() > 0);
             assertTrue(!c.getProcessingTime().isBefore(c.getEventTime()));
@@ -122,6 +123,25 @@ class ClassificationTopologyTest {
         assertEquals(8, metrics.classifiedCount());
         assertEquals(2, registry.get("tomestream.batch.size").summary().count());
         assertEquals(4, registry.get("tomestream.batch.size").summary().mean());
+    }
+
+    @Test
+    void theReducerAndBudgetSettingsPickTheEnginesReducerAndEachClassificationNamesIt() throws Exception {
+        Settings s = Fixtures.settings(stateDir, Settings.TOME, "0", Settings.REDUCER, "pool", Settings.BUDGET, "8:-1",
+                Settings.THREADS, "1", Settings.BATCH_SIZE, "2");
+        try (Classifier pool = Classifier.open(s.modelDir(), StreamingApp.classifierOptions(s))) {
+            start(Engine.of(pool, "test-1"), Settings.BATCH_SIZE, "2");
+            input.pipeInput("a", encoded("evt-a", image(0)));
+            input.pipeInput("b", encoded("evt-b", image(1)));
+            List<TestRecord<String, SpecificRecord>> out = classified.readRecordsToList();
+            assertEquals(2, out.size());
+            for (TestRecord<String, SpecificRecord> r : out) {
+                Classification c = (Classification) r.value();
+                assertEquals("pool", c.getReducer());
+                assertEquals(pool.schedule().toString(), c.getTomeSpec());
+                assertTrue(c.getTokensFinal() < c.getTokensIn(), c.getTokensFinal() + " of " + c.getTokensIn());
+            }
+        }
     }
 
     @Test
