@@ -321,7 +321,8 @@ public final class ApicurioRegistry implements AutoCloseable {
         }
     }
 
-    private static int freePort() {
+    /** A port that was free on 127.0.0.1 a moment ago. */
+    static int freePort() {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             s.setReuseAddress(true);
             return s.getLocalPort();

@@ -95,7 +95,15 @@ final class AppProcess implements AutoCloseable {
             throw new IllegalStateException(JAR + " is missing: run the integration tests through the reactor "
                     + "(./mvnw verify -pl integration-tests -am), which packages the topology first");
         }
-        List<String> command = new ArrayList<>(List.of(LAUNCHER.toString(), "run", "--config", config.toString()));
+        return start(name, LAUNCHER, config, log, Map.of(), sets);
+    }
+
+    /**
+     * Like {@link #start(String, Path, Path, String...)}, with another launcher (that of an install made
+     * by deploy/install) and {@code TOMESTREAM_*} settings in the environment, as a container gets them.
+     */
+    static AppProcess start(String name, Path launcher, Path config, Path log, Map<String, String> settingsEnv, String... sets) {
+        List<String> command = new ArrayList<>(List.of(launcher.toString(), "run", "--config", config.toString()));
         for (String s : sets) {
             command.add("--set");
             command.add(s);
@@ -113,6 +121,7 @@ final class AppProcess implements AutoCloseable {
         // Three of these share 2 cores with the broker and the tests: keep each one small.
         env.put("TOMESTREAM_JAVA_OPTS", "-Xmx256m -XX:ParallelGCThreads=1 -XX:CICompilerCount=2");
         env.keySet().removeIf(k -> k.startsWith("TOMESTREAM_") && !k.equals("TOMESTREAM_SKIP_BUILD") && !k.equals("TOMESTREAM_JAVA_OPTS"));
+        env.putAll(settingsEnv);
         try {
             return new AppProcess(name, log, pb.start());
         } catch (IOException e) {

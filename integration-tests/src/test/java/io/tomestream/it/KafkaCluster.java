@@ -105,13 +105,18 @@ public final class KafkaCluster implements AutoCloseable {
      * producer can send right away. An existing topic is an error.
      */
     public void createTopics(int partitions, String... names) {
+        createTopics(admin, partitions, names);
+    }
+
+    /** {@link #createTopics(int, String...)} on any single-node cluster (replication factor 1), e.g. a {@link BrokerProcess}. */
+    static void createTopics(Admin admin, int partitions, String... names) {
         List<NewTopic> topics = new ArrayList<>();
         for (String name : names) {
             topics.add(new NewTopic(name, partitions, (short) 1));
         }
         try {
             admin.createTopics(topics).all().get(30, TimeUnit.SECONDS);
-            awaitLeaders(Set.of(names), Duration.ofSeconds(30));
+            awaitLeaders(admin, Set.of(names), Duration.ofSeconds(30));
         } catch (ExecutionException e) {
             if (e.getCause() instanceof TopicExistsException tee) {
                 throw tee;
@@ -125,7 +130,7 @@ public final class KafkaCluster implements AutoCloseable {
         }
     }
 
-    private void awaitLeaders(Set<String> names, Duration timeout) throws Exception {
+    private static void awaitLeaders(Admin admin, Set<String> names, Duration timeout) throws Exception {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             boolean ready;
