@@ -25,6 +25,13 @@ public interface Backend extends AutoCloseable {
      */
     void forward(float[] pixels, int batch, int[] rPerLayer, ForwardResult out);
 
+    /**
+     * Gets ready for batches of up to {@code maxBatch} images: device backends size their buffers and
+     * compile their kernels here, so that the first real batch doesn't pay for it.
+     */
+    default void reserve(int maxBatch) {
+    }
+
     /** Listens to every merge of a forward pass; for tests and tracing, null otherwise. */
     default void trace(MergeTrace trace) {
         throw new UnsupportedOperationException(name() + " backend can't trace merges");

@@ -2,8 +2,24 @@ package io.tomestream.backend;
 
 import io.tomestream.model.VitModel;
 
-/** Picks a backend by name. {@code auto} takes the best one available on this machine. */
+import java.util.ArrayList;
+import java.util.List;
+import java.util.ServiceConfigurationError;
+import java.util.ServiceLoader;
+import java.util.function.Consumer;
+
+/**
+ * Picks a backend by name. {@code cpu} is always there; {@code tornado} when the engine was built with
+ * the TornadoVM profile and runs with an SDK and a device. {@code auto} takes a TornadoVM device that
+ * beats the CPU backend, and the CPU backend otherwise, and says in one line which and why.
+ */
 public final class Backends {
+    /** Where the choice of {@code auto} and device failures are reported; stderr unless a test swaps it. */
+    public static volatile Consumer<String> log = System.err::println;
+
+    /** Batches a device backend compiles for until {@link Backend#reserve} asks for more. */
+    public static final int DEFAULT_MAX_BATCH = 8;
+
     private Backends() {
     }
 
@@ -13,10 +29,90 @@ public final class Backends {
 
     /** @param reducer the token reducer, one of {@link io.tomestream.merge.TokenReducer#NAMES} */
     public static Backend create(String name, VitModel model, int threads, String reducer) {
+        return create(name, model, threads, reducer, DEFAULT_MAX_BATCH);
+    }
+
+    /** @param maxBatch the largest batch expected; device backends size their buffers for it */
+    public static Backend create(String name, VitModel model, int threads, String reducer, int maxBatch) {
         return switch (name) {
-            case "cpu", "auto" -> new CpuBackend(model, threads, reducer);
-            default -> throw new IllegalArgumentException("unknown backend '" + name + "' (available: auto, cpu)");
+            case "cpu" -> new CpuBackend(model, threads, reducer);
+            case "auto" -> auto(model, threads, reducer, maxBatch);
+            default -> {
+                BackendProvider p = provider(name);
+                if (p == null) {
+                    if (name.equals("tornado")) throw new IllegalArgumentException(
+                            "backend 'tornado' is not available: " + tornadoMissing());
+                    throw new IllegalArgumentException("unknown backend '" + name + "' (available: " + String.join(", ", names()) + ")");
+                }
+                yield onDevice(p, model, threads, reducer, maxBatch);
+            }
         };
+    }
+
+    private static Backend auto(VitModel model, int threads, String reducer, int maxBatch) {
+        BackendProvider p = provider("tornado");
+        String why;
+        if (p == null) {
+            why = tornadoMissing();
+        } else if (p.unavailable() != null) {
+            why = p.unavailable();
+        } else if (!p.supports(reducer)) {
+            why = "the tornado backend has no '" + reducer + "' reducer";
+        } else {
+            BackendProvider.Choice choice = p.preferredOverCpu();
+            if (choice.preferred()) {
+                Backend b = onDevice(p, model, threads, reducer, maxBatch);
+                log.accept("tomestream: backend auto: " + b.device() + ", because " + choice.why());
+                return b;
+            }
+            why = choice.why();
+        }
+        Backend cpu = new CpuBackend(model, threads, reducer);
+        log.accept("tomestream: backend auto: " + cpu.device() + ", because " + why);
+        return cpu;
+    }
+
+    /** A device backend that carries on on the CPU if the device fails at run time. */
+    private static Backend onDevice(BackendProvider p, VitModel model, int threads, String reducer, int maxBatch) {
+        String why = p.unavailable();
+        if (why != null) throw new IllegalArgumentException("backend '" + p.name() + "' is not available: " + why);
+        if (!p.supports(reducer)) {
+            throw new IllegalArgumentException("backend '" + p.name() + "' supports only the tome reducer, not '" + reducer + "'");
+        }
+        Backend device = p.create(model, reducer, maxBatch);
+        return new FallbackBackend(device, () -> new CpuBackend(model, threads, reducer), log);
+    }
+
+    /** The backend names this build knows. */
+    public static List<String> names() {
+        List<String> names = new ArrayList<>(List.of("auto", "cpu"));
+        for (BackendProvider p : providers()) names.add(p.name());
+        return names;
+    }
+
+    /** The providers on the class path; empty in the default build. */
+    public static List<BackendProvider> providers() {
+        List<BackendProvider> found = new ArrayList<>();
+        try {
+            for (BackendProvider p : ServiceLoader.load(BackendProvider.class)) found.add(p);
+        } catch (ServiceConfigurationError | LinkageError e) {
+            // a provider whose libraries aren't on the module path: as if it weren't there
+        }
+        return found;
+    }
+
+    static BackendProvider provider(String name) {
+        for (BackendProvider p : providers()) if (p.name().equals(name)) return p;
+        return null;
+    }
+
+    /** Why the TornadoVM backend isn't in this build or this JVM. */
+    public static String tornadoMissing() {
+        String home = System.getenv("TORNADOVM_HOME");
+        if (home == null) home = System.getenv("TORNADO_SDK");
+        if (home == null) return "no TornadoVM SDK (set TORNADOVM_HOME to an SDK, e.g. after 'sdk install tornadovm')";
+        return "the engine was built without the TornadoVM profile, or the JVM runs without the SDK's tornado-argfile"
+                + " (TORNADOVM_HOME=" + home + "; start it through bin/tomestream)";
     }
 
     public static int defaultThreads() {

@@ -127,6 +127,7 @@ public final class Classifier implements AutoCloseable {
      */
     public synchronized double warmUp(int batch, double seconds) {
         long t0 = System.nanoTime(), end = t0 + (long) (seconds * 1e9);
+        backend.reserve(batch); // a device backend sizes its buffers and compiles its kernels here
         float[] dummy = new float[batch * imageLength()];
         java.util.SplittableRandom rnd = new java.util.SplittableRandom(0);
         for (int i = 0; i < dummy.length; i++) dummy[i] = (float) rnd.nextGaussian();

@@ -1,0 +1,324 @@
+package io.tomestream.backend.tornado;
+
+import io.tomestream.backend.Backend;
+import io.tomestream.backend.ForwardResult;
+import io.tomestream.backend.MergeTrace;
+import io.tomestream.backend.Phase;
+import io.tomestream.merge.MergePlan;
+import io.tomestream.merge.TokenReducer;
+import io.tomestream.model.ModelConfig;
+import io.tomestream.model.VitModel;
+import uk.ac.manchester.tornado.api.GridScheduler;
+import uk.ac.manchester.tornado.api.ImmutableTaskGraph;
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.TaskGraph;
+import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
+import uk.ac.manchester.tornado.api.TornadoExecutionResult;
+import uk.ac.manchester.tornado.api.WorkerGrid1D;
+import uk.ac.manchester.tornado.api.common.TornadoDevice;
+import uk.ac.manchester.tornado.api.enums.DataTransferMode;
+import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * The ViT forward pass with ToMe on a TornadoVM device. The weights go to the device once, with the
+ * first execution, and stay there; a batch sends its pixels and a few step counters, and brings back
+ * its logits and where each input token ended. Three task graphs share their activation buffers on the
+ * device: the embedding, one block (run once per layer, the layer's weights picked by the step
+ * counters) and the head. Buffers are sized for a maximum batch; a larger batch rebuilds them.
+ */
+public final class TornadoBackend implements Backend {
+    private static final int LOCAL = 64;
+
+    private final VitModel model;
+    private final ModelConfig cfg;
+    private final TornadoDevice device;
+    private final DeviceWeights w;
+    private final int dim, heads, headDim, hidden, classes, inputTokens, prefix, imageLen;
+    private final boolean classToken, distToken;
+    private MergeTrace trace;
+
+    private int capacity;
+    private Buffers buf;
+    private TornadoExecutionPlan plan;
+
+    /** Device memory of one capacity: activations, merge scratch, step counters, inputs and outputs. */
+    private static final class Buffers {
+        final FloatArray pixels, x, size, xn, qkv, attn, hidden, scores, unit, nodeMax, xMerged, sizeMerged, pooled, pooledDist, logits;
+        final IntArray tokenOf, sources, nodeIdx, order, target, members, memberStart;
+        final Step embedStep = new Step(), blockStep = new Step(), headStep = new Step();
+
+        Buffers(int batch, int inputTokens, int dim, int hidden, int heads, int headDim, int classes, int imageLen) {
+            int rows = batch * inputTokens;
+            pixels = new FloatArray(batch * imageLen);
+            x = new FloatArray(rows * dim);
+            size = new FloatArray(rows);
+            xn = new FloatArray(rows * dim);
+            qkv = new FloatArray(rows * 3 * dim);
+            attn = new FloatArray(rows * dim);
+            this.hidden = new FloatArray(rows * hidden);
+            scores = new FloatArray(rows * heads * inputTokens);
+            unit = new FloatArray(rows * headDim);
+            nodeMax = new FloatArray(rows);
+            xMerged = new FloatArray(rows * dim);
+            sizeMerged = new FloatArray(rows);
+            pooled = new FloatArray(batch * dim);
+            pooledDist = new FloatArray(batch * dim);
+            logits = new FloatArray(batch * classes);
+            tokenOf = new IntArray(rows);
+            sources = new IntArray(rows);
+            nodeIdx = new IntArray(rows);
+            order = new IntArray(rows);
+            target = new IntArray(rows);
+            members = new IntArray(rows);
+            memberStart = new IntArray(batch * (inputTokens + 1));
+        }
+    }
+
+    TornadoBackend(VitModel model, TornadoDevice device, int maxBatch) {
+        this.model = model;
+        this.cfg = model.config();
+        this.device = device;
+        dim = cfg.embedDim();
+        heads = cfg.numHeads();
+        headDim = cfg.headDim();
+        hidden = cfg.mlpHidden();
+        classes = cfg.numClasses();
+        inputTokens = model.inputTokens();
+        prefix = model.prefixTokens();
+        classToken = cfg.classToken();
+        distToken = model.weights().distilled();
+        imageLen = cfg.inChans() * cfg.imgSize() * cfg.imgSize();
+        w = new DeviceWeights(model);
+        build(Math.max(1, maxBatch));
+    }
+
+    @Override
+    public String name() {
+        return "tornado";
+    }
+
+    @Override
+    public String device() {
+        return "tornado " + TornadoProvider.describe(device);
+    }
+
+    @Override
+    public void trace(MergeTrace trace) {
+        this.trace = trace;
+    }
+
+    @Override
+    public void reserve(int maxBatch) {
+        if (maxBatch > capacity) build(maxBatch);
+    }
+
+    /** Allocates for {@code batch} images, builds the graphs and compiles them with one dummy batch. */
+    private void build(int batch) {
+        closePlan();
+        capacity = batch;
+        buf = new Buffers(batch, inputTokens, dim, hidden, heads, headDim, classes, imageLen);
+        plan = new TornadoExecutionPlan(embedGraph(), blockGraph(), headGraph());
+        plan.withGridScheduler(grids(batch)).withDevice(device);
+        warmUp();
+    }
+
+    private ImmutableTaskGraph embedGraph() {
+        Buffers b = buf;
+        KernelContext ctx = new KernelContext();
+        int dist = distToken ? 1 : 0, cls = classToken ? 1 : 0;
+        return new TaskGraph("embed")
+                .transferToDevice(DataTransferMode.FIRST_EXECUTION, w.patchWeight, w.patchBias, w.posEmbed, w.clsToken, w.distToken,
+                        b.x, b.size, b.tokenOf)
+                .transferToDevice(DataTransferMode.EVERY_EXECUTION, b.pixels, b.embedStep.values)
+                .task("patch", VitKernels::patchEmbed, ctx, b.pixels, w.patchWeight, w.patchBias, w.posEmbed, b.x, b.embedStep.values,
+                        cfg.imgSize(), cfg.inChans(), cfg.patchSize(), dim, prefix, inputTokens)
+                .task("prefix", VitKernels::prefixTokens, ctx, w.clsToken, w.distToken, w.posEmbed, b.x, b.size, b.tokenOf,
+                        b.embedStep.values, dim, cls, dist, inputTokens)
+                .persistOnDevice(b.x, b.size, b.tokenOf)
+                .snapshot();
+    }
+
+    private ImmutableTaskGraph blockGraph() {
+        Buffers b = buf;
+        KernelContext ctx = new KernelContext();
+        IntArray s = b.blockStep.values;
+        int dist = distToken ? 1 : 0, cls = classToken ? 1 : 0;
+        float scale = (float) (1.0 / Math.sqrt(headDim));
+        return new TaskGraph("block")
+                .consumeFromDevice("embed", b.x, b.size, b.tokenOf)
+                .transferToDevice(DataTransferMode.FIRST_EXECUTION, w.norm1, w.norm1Bias, w.qkvWeight, w.qkvBias, w.projWeight,
+                        w.projBias, w.ls1, w.norm2, w.norm2Bias, w.fc1Weight, w.fc1Bias, w.fc2Weight, w.fc2Bias, w.ls2,
+                        b.xn, b.qkv, b.attn, b.hidden, b.scores, b.unit, b.nodeMax, b.nodeIdx, b.order, b.target, b.members,
+                        b.memberStart, b.xMerged, b.sizeMerged)
+                .transferToDevice(DataTransferMode.EVERY_EXECUTION, s)
+                .task("norm1", VitKernels::layerNorm, ctx, b.x, b.xn, w.norm1, w.norm1Bias, s, Step.TOKENS, dim)
+                .task("qkv", VitKernels::linear, ctx, b.xn, w.qkvWeight, w.qkvBias, b.qkv, s, Step.TOKENS, dim, 3 * dim)
+                .task("attention", VitKernels::attention, ctx, b.qkv, b.size, b.scores, b.attn, s, heads, headDim, inputTokens, scale)
+                .task("proj", VitKernels::linearResidual, ctx, b.attn, w.projWeight, w.projBias, w.ls1, b.x, s, Step.TOKENS, dim, dim)
+                .task("metric", VitKernels::keyMetric, ctx, b.qkv, b.unit, s, heads, headDim)
+                .task("match", VitKernels::match, ctx, b.unit, b.nodeMax, b.nodeIdx, s, headDim, cls, dist, inputTokens)
+                .task("rank", VitKernels::rank, ctx, b.nodeMax, b.order, s, inputTokens)
+                .task("plan", VitKernels::plan, ctx, b.order, b.nodeIdx, b.target, b.members, b.memberStart, b.tokenOf, s, dist,
+                        inputTokens, inputTokens)
+                .task("merge", VitKernels::mergeTokens, ctx, b.x, b.size, b.xMerged, b.sizeMerged, b.members, b.memberStart, s, dim,
+                        inputTokens)
+                .task("copy", VitKernels::copyMerged, ctx, b.xMerged, b.sizeMerged, b.x, b.size, s, dim)
+                .task("norm2", VitKernels::layerNorm, ctx, b.x, b.xn, w.norm2, w.norm2Bias, s, Step.OUT_TOKENS, dim)
+                .task("fc1", VitKernels::linearGelu, ctx, b.xn, w.fc1Weight, w.fc1Bias, b.hidden, s, Step.OUT_TOKENS, dim, hidden)
+                .task("fc2", VitKernels::linearResidual, ctx, b.hidden, w.fc2Weight, w.fc2Bias, w.ls2, b.x, s, Step.OUT_TOKENS, hidden, dim)
+                .persistOnDevice(b.x, b.size, b.tokenOf)
+                .transferToHost(DataTransferMode.UNDER_DEMAND, b.order, b.nodeIdx, b.sizeMerged)
+                .snapshot();
+    }
+
+    private ImmutableTaskGraph headGraph() {
+        Buffers b = buf;
+        KernelContext ctx = new KernelContext();
+        IntArray s = b.headStep.values;
+        int dist = distToken ? 1 : 0;
+        int avg = cfg.globalPool().equals("avg") ? 1 : 0;
+        int hasNorm = model.weights().normWeight != null ? 1 : 0, hasFcNorm = model.weights().fcNormWeight != null ? 1 : 0;
+        return new TaskGraph("head")
+                .consumeFromDevice("block", b.x, b.size, b.tokenOf)
+                .transferToDevice(DataTransferMode.FIRST_EXECUTION, w.norm, w.fcNorm, w.headWeight, w.headBias, w.headDistWeight,
+                        w.headDistBias, b.pooled, b.pooledDist, b.sources)
+                .transferToDevice(DataTransferMode.EVERY_EXECUTION, s)
+                .task("pool", VitKernels::pool, ctx, b.x, b.pooled, b.pooledDist, w.norm, w.fcNorm, s, dim, prefix, avg, hasNorm,
+                        hasFcNorm, dist)
+                .task("head", VitKernels::head, ctx, b.pooled, b.pooledDist, w.headWeight, w.headBias, w.headDistWeight,
+                        w.headDistBias, b.logits, s, dim, classes, dist)
+                // a graph can't send back a buffer it only consumes, so the sources go out through a copy
+                .task("sources", VitKernels::sources, ctx, b.tokenOf, b.sources, s, inputTokens)
+                .transferToHost(DataTransferMode.EVERY_EXECUTION, b.logits, b.sources)
+                .snapshot();
+    }
+
+    /** One 1-D grid per task, for the largest batch and the input token count; kernels skip the rest. */
+    private GridScheduler grids(int batch) {
+        int rows = batch * inputTokens;
+        GridScheduler g = new GridScheduler();
+        grid(g, "embed.patch", batch * cfg.numPatches() * dim);
+        grid(g, "embed.prefix", rows);
+        grid(g, "block.norm1", rows);
+        grid(g, "block.qkv", rows * 3 * dim);
+        grid(g, "block.attention", rows * heads);
+        grid(g, "block.proj", rows * dim);
+        grid(g, "block.metric", rows);
+        grid(g, "block.match", batch * ((inputTokens + 1) / 2));
+        grid(g, "block.rank", batch * ((inputTokens + 1) / 2));
+        grid(g, "block.plan", batch);
+        grid(g, "block.merge", rows * dim);
+        grid(g, "block.copy", rows * dim);
+        grid(g, "block.norm2", rows);
+        grid(g, "block.fc1", rows * hidden);
+        grid(g, "block.fc2", rows * dim);
+        grid(g, "head.pool", batch);
+        grid(g, "head.head", batch * classes);
+        grid(g, "head.sources", rows);
+        return g;
+    }
+
+    private static void grid(GridScheduler g, String task, int items) {
+        int global = (items + LOCAL - 1) / LOCAL * LOCAL;
+        WorkerGrid1D worker = new WorkerGrid1D(global);
+        worker.setLocalWork(LOCAL, 1, 1);
+        g.addWorkerGrid(task, worker);
+    }
+
+    /** Compiles every kernel now rather than on the first event: a dummy batch that merges in every block. */
+    private void warmUp() {
+        float[] pixels = new float[capacity * imageLen];
+        SplittableRandom rnd = new SplittableRandom(1);
+        for (int i = 0; i < pixels.length; i++) pixels[i] = (float) rnd.nextGaussian();
+        int[] r = new int[cfg.depth()];
+        Arrays.fill(r, 1);
+        MergeTrace saved = trace;
+        trace = null;
+        forward(pixels, capacity, r, new ForwardResult());
+        trace = saved;
+    }
+
+    @Override
+    public void forward(float[] pixels, int batch, int[] rPerLayer, ForwardResult out) {
+        if (rPerLayer.length != cfg.depth()) {
+            throw new IllegalArgumentException("need one r per block (" + cfg.depth() + "), got " + rPerLayer.length);
+        }
+        if (batch < 1) throw new IllegalArgumentException("batch must be at least 1");
+        if (pixels.length < batch * imageLen) throw new IllegalArgumentException("pixels hold fewer than " + batch + " images");
+        if (batch > capacity) build(batch);
+        out.prepare(batch, classes, cfg.depth(), inputTokens);
+        long t0 = System.nanoTime();
+
+        Buffers b = buf;
+        MemorySegment.copy(pixels, 0, b.pixels.getSegment(), ValueLayout.JAVA_FLOAT, 0, batch * imageLen);
+        b.embedStep.set(batch, 0, inputTokens, 0, inputTokens, false);
+        plan.withGraph(0).execute();
+        long t1 = System.nanoTime();
+        out.phaseNanos[Phase.PATCH_EMBED.ordinal()] += t1 - t0;
+
+        int tokens = inputTokens;
+        boolean proportional = false;
+        out.tokens[0] = tokens;
+        for (int layer = 0; layer < cfg.depth(); layer++) {
+            int r = TokenReducer.cap(rPerLayer[layer], tokens, classToken, distToken);
+            b.blockStep.set(batch, layer, tokens, r, tokens - r, proportional);
+            TornadoExecutionResult result = plan.withGraph(1).execute();
+            if (r > 0 && trace != null) traceMerges(result, layer, batch, tokens, r);
+            tokens -= r;
+            proportional |= r > 0;
+            out.tokens[layer + 1] = tokens;
+        }
+        long t2 = System.nanoTime();
+        out.phaseNanos[Phase.MLP.ordinal()] += t2 - t1; // the block's phases run as one graph
+
+        b.headStep.set(batch, cfg.depth(), tokens, 0, tokens, proportional);
+        plan.withGraph(2).execute();
+        MemorySegment.copy(b.logits.getSegment(), ValueLayout.JAVA_FLOAT, 0, out.logits, 0, batch * classes);
+        MemorySegment.copy(b.sources.getSegment(), ValueLayout.JAVA_INT, 0, out.sources, 0, batch * inputTokens);
+        out.phaseNanos[Phase.HEAD.ordinal()] += System.nanoTime() - t2;
+    }
+
+    /** Brings the merge of one block back from the device, for tests and tracing only. */
+    private void traceMerges(TornadoExecutionResult result, int layer, int batch, int tokens, int r) {
+        Buffers b = buf;
+        result.transferToHost(b.order, b.nodeIdx, b.sizeMerged);
+        int outTokens = tokens - r;
+        float[] sizes = new float[batch * outTokens];
+        for (int i = 0; i < sizes.length; i++) sizes[i] = b.sizeMerged.get(i);
+        for (int image = 0; image < batch; image++) {
+            MergePlan p = new MergePlan(inputTokens);
+            p.merged = r;
+            p.outTokens = outTokens;
+            int t0 = image * inputTokens;
+            for (int i = 0; i < r; i++) {
+                int a = b.order.get(t0 + i);
+                p.src[i] = 2 * a;
+                p.dst[i] = 2 * b.nodeIdx.get(t0 + a) + 1;
+            }
+            trace.merged(layer, image, p, sizes, image * outTokens, outTokens);
+        }
+    }
+
+    private void closePlan() {
+        if (plan == null) return;
+        try {
+            plan.freeDeviceMemory();
+            plan.close();
+        } catch (TornadoExecutionPlanException e) {
+            // the plan's memory is gone either way
+        }
+        plan = null;
+    }
+
+    @Override
+    public void close() {
+        closePlan();
+    }
+}

@@ -1,0 +1,437 @@
+package io.tomestream.backend.tornado;
+
+import uk.ac.manchester.tornado.api.KernelContext;
+import uk.ac.manchester.tornado.api.math.TornadoMath;
+import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
+import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+
+/**
+ * The device kernels of the ViT forward pass with ToMe, one work item per output element (or per row,
+ * image or token where a whole row is needed). Grids are sized once for the largest batch and the
+ * input token count; the live batch and token counts come from the {@link Step} array each launch,
+ * and items past them return at once, so no kernel is ever recompiled for a new count.
+ *
+ * <p>The arithmetic follows {@link io.tomestream.backend.CpuBackend}: the same formulas (exact-erf
+ * GELU by Abramowitz and Stegun, LayerNorm with the biased variance, proportional attention), and in
+ * the merge the same order of additions, so the merge decisions are the CPU backend's.
+ */
+final class VitKernels {
+    static final float LN_EPS = 1e-6f;
+    // Abramowitz & Stegun 7.1.26, as Activations.erf
+    private static final float P = 0.3275911f;
+    private static final float A1 = 0.254829592f, A2 = -0.284496736f, A3 = 1.421413741f,
+            A4 = -1.453152027f, A5 = 1.061405429f;
+    private static final float INV_SQRT2 = 0.70710678118654752f;
+
+    private VitKernels() {
+    }
+
+    // ------------------------------------------------------------------ embedding
+
+    /** x[b, prefix + n, j] = conv(pixels)[b, n, j] + bias[j] + pos[prefix + n, j]. */
+    static void patchEmbed(KernelContext ctx, FloatArray pixels, FloatArray weight, FloatArray bias, FloatArray pos,
+                           FloatArray x, IntArray step, int img, int chans, int patch, int dim, int prefix, int inputTokens) {
+        int i = ctx.globalIdx;
+        int grid = img / patch;
+        int patches = grid * grid;
+        if (i >= step.get(Step.BATCH) * patches * dim) return;
+        int j = i % dim;
+        int n = (i / dim) % patches;
+        int b = i / (dim * patches);
+        int py = n / grid, px = n % grid;
+        int patchLen = chans * patch * patch;
+        float acc = 0f;
+        for (int c = 0; c < chans; c++) {
+            for (int ky = 0; ky < patch; ky++) {
+                int row = ((b * chans + c) * img + py * patch + ky) * img + px * patch;
+                int w = j * patchLen + (c * patch + ky) * patch;
+                for (int kx = 0; kx < patch; kx++) acc += pixels.get(row + kx) * weight.get(w + kx);
+            }
+        }
+        int t = prefix + n;
+        x.set((b * inputTokens + t) * dim + j, (acc + bias.get(j)) + pos.get(t * dim + j));
+    }
+
+    /** The class and distillation tokens, every token's size 1, and each input token in its own slot. */
+    static void prefixTokens(KernelContext ctx, FloatArray cls, FloatArray dist, FloatArray pos, FloatArray x,
+                             FloatArray size, IntArray tokenOf, IntArray step, int dim, int classToken, int distToken, int inputTokens) {
+        int i = ctx.globalIdx;
+        if (i >= step.get(Step.BATCH) * inputTokens) return;
+        int t = i % inputTokens;
+        size.set(i, 1f);
+        tokenOf.set(i, t);
+        int at = i * dim;
+        if (t == 0 && classToken == 1) {
+            for (int d = 0; d < dim; d++) x.set(at + d, cls.get(d) + pos.get(d));
+        }
+        if (t == 1 && distToken == 1) {
+            for (int d = 0; d < dim; d++) x.set(at + d, dist.get(d) + pos.get(dim + d));
+        }
+    }
+
+    // ------------------------------------------------------------------ block
+
+    /** out[row] = LayerNorm(in[row]) of the block's {@code tokensSlot} rows per image, with this layer's weights. */
+    static void layerNorm(KernelContext ctx, FloatArray in, FloatArray out, FloatArray weight, FloatArray bias,
+                          IntArray step, int tokensSlot, int dim) {
+        int row = ctx.globalIdx;
+        if (row >= step.get(Step.BATCH) * step.get(tokensSlot)) return;
+        int off = step.get(Step.LAYER) * dim;
+        int at = row * dim;
+        float sum = 0f;
+        for (int d = 0; d < dim; d++) sum += in.get(at + d);
+        float mean = sum / dim;
+        float sq = 0f;
+        for (int d = 0; d < dim; d++) {
+            float v = in.get(at + d) - mean;
+            sq += v * v;
+        }
+        float inv = 1f / TornadoMath.sqrt(sq / dim + LN_EPS);
+        for (int d = 0; d < dim; d++) {
+            out.set(at + d, (in.get(at + d) - mean) * inv * weight.get(off + d) + bias.get(off + d));
+        }
+    }
+
+    /** out[row, j] = a[row] · W[j] + bias[j], with this layer's W [n × k]. */
+    static void linear(KernelContext ctx, FloatArray a, FloatArray weight, FloatArray bias, FloatArray out,
+                       IntArray step, int tokensSlot, int k, int n) {
+        int i = ctx.globalIdx;
+        if (i >= step.get(Step.BATCH) * step.get(tokensSlot) * n) return;
+        int row = i / n, j = i % n;
+        int layer = step.get(Step.LAYER);
+        out.set(i, dot(a, row * k, weight, (layer * n + j) * k, k) + bias.get(layer * n + j));
+    }
+
+    /** out[row, j] = GELU(a[row] · W[j] + bias[j]). */
+    static void linearGelu(KernelContext ctx, FloatArray a, FloatArray weight, FloatArray bias, FloatArray out,
+                           IntArray step, int tokensSlot, int k, int n) {
+        int i = ctx.globalIdx;
+        if (i >= step.get(Step.BATCH) * step.get(tokensSlot) * n) return;
+        int row = i / n, j = i % n;
+        int layer = step.get(Step.LAYER);
+        float v = dot(a, row * k, weight, (layer * n + j) * k, k) + bias.get(layer * n + j);
+        out.set(i, gelu(v));
+    }
+
+    /** x[row, j] += γ[j] · (a[row] · W[j] + bias[j]): a residual branch with layer scale (γ = 1 without). */
+    static void linearResidual(KernelContext ctx, FloatArray a, FloatArray weight, FloatArray bias, FloatArray gamma,
+                               FloatArray x, IntArray step, int tokensSlot, int k, int n) {
+        int i = ctx.globalIdx;
+        if (i >= step.get(Step.BATCH) * step.get(tokensSlot) * n) return;
+        int row = i / n, j = i % n;
+        int layer = step.get(Step.LAYER);
+        float v = dot(a, row * k, weight, (layer * n + j) * k, k) + bias.get(layer * n + j);
+        x.set(i, x.get(i) + gamma.get(layer * n + j) * v);
+    }
+
+    /**
+     * One query row of one head of one image: softmax(q·kᵀ·scale + log size)·v, the log size only once
+     * tokens have merged (proportional attention). {@code scores} holds one row of maxTokens per item.
+     */
+    static void attention(KernelContext ctx, FloatArray qkv, FloatArray size, FloatArray scores, FloatArray out,
+                          IntArray step, int heads, int headDim, int maxTokens, float scale) {
+        int item = ctx.globalIdx;
+        int tokens = step.get(Step.TOKENS);
+        if (item >= step.get(Step.BATCH) * heads * tokens) return;
+        int qi = item % tokens;
+        int h = (item / tokens) % heads;
+        int b = item / (tokens * heads);
+        int dim = heads * headDim, stride = 3 * dim;
+        int base = b * tokens * stride;
+        int q = base + qi * stride + h * headDim;
+        int s0 = item * maxTokens;
+        boolean proportional = step.get(Step.PROPORTIONAL) == 1;
+        float max = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < tokens; j++) {
+            int kAt = base + j * stride + dim + h * headDim;
+            float s = 0f;
+            for (int d = 0; d < headDim; d++) s += (qkv.get(q + d) * scale) * qkv.get(kAt + d);
+            if (proportional) s += TornadoMath.log(size.get(b * tokens + j));
+            scores.set(s0 + j, s);
+            max = TornadoMath.max(max, s);
+        }
+        float sum = 0f;
+        for (int j = 0; j < tokens; j++) {
+            float e = TornadoMath.exp(scores.get(s0 + j) - max);
+            scores.set(s0 + j, e);
+            sum += e;
+        }
+        float inv = 1f / sum;
+        int o = (b * tokens + qi) * dim + h * headDim;
+        for (int d = 0; d < headDim; d++) {
+            float acc = 0f;
+            for (int j = 0; j < tokens; j++) acc += (scores.get(s0 + j) * inv) * qkv.get(base + j * stride + 2 * dim + h * headDim + d);
+            out.set(o + d, acc);
+        }
+    }
+
+    // ------------------------------------------------------------------ ToMe
+
+    /** unit[b, t] = the keys of token t averaged over heads, divided by their norm. */
+    static void keyMetric(KernelContext ctx, FloatArray qkv, FloatArray unit, IntArray step, int heads, int headDim) {
+        int i = ctx.globalIdx;
+        if (step.get(Step.R) == 0) return;
+        if (i >= step.get(Step.BATCH) * step.get(Step.TOKENS)) return;
+        int dim = heads * headDim;
+        int k = i * 3 * dim + dim;
+        int m = i * headDim;
+        float sq = 0f;
+        for (int d = 0; d < headDim; d++) {
+            float sum = 0f;
+            for (int h = 0; h < heads; h++) sum += qkv.get(k + h * headDim + d);
+            float v = sum / heads;
+            unit.set(m + d, v);
+            sq += v * v;
+        }
+        float norm = TornadoMath.sqrt(sq);
+        for (int d = 0; d < headDim; d++) unit.set(m + d, unit.get(m + d) / norm);
+    }
+
+    /**
+     * For each A token (even positions) its most similar B token (odd positions) by cosine: ties keep
+     * the lowest B index; the class token is never a source, the distillation token never a destination.
+     */
+    static void match(KernelContext ctx, FloatArray unit, FloatArray nodeMax, IntArray nodeIdx, IntArray step,
+                      int headDim, int classToken, int distToken, int maxTokens) {
+        int i = ctx.globalIdx;
+        int tokens = step.get(Step.TOKENS);
+        int nA = (tokens + 1) / 2, nB = tokens / 2;
+        if (step.get(Step.R) == 0) return;
+        if (i >= step.get(Step.BATCH) * nA) return;
+        int b = i / nA, a = i % nA;
+        float best = Float.NEGATIVE_INFINITY;
+        int bestIdx = 0;
+        int classTokenHere = a == 0 ? classToken : 0; // never a source; a flag, not !(a && b), as rank explains
+        if (classTokenHere == 0) {
+            int rowA = (b * tokens + 2 * a) * headDim;
+            for (int c = distToken; c < nB; c++) {
+                float s = dot(unit, rowA, unit, (b * tokens + 2 * c + 1) * headDim, headDim);
+                if (s > best) {
+                    best = s;
+                    bestIdx = c;
+                }
+            }
+        }
+        nodeMax.set(b * maxTokens + a, best);
+        nodeIdx.set(b * maxTokens + a, bestIdx);
+    }
+
+    /**
+     * The place of each A token in the order of edge strength, strongest first, equal scores by index
+     * and NaN last: the stable sort of the CPU backend, as a count of the edges that come before.
+     */
+    static void rank(KernelContext ctx, FloatArray nodeMax, IntArray order, IntArray step, int maxTokens) {
+        int i = ctx.globalIdx;
+        int nA = (step.get(Step.TOKENS) + 1) / 2;
+        if (step.get(Step.R) == 0) return;
+        if (i >= step.get(Step.BATCH) * nA) return;
+        int b = i / nA, a = i % nA;
+        float mine = nodeMax.get(b * maxTokens + a);
+        int mineNaN = mine != mine ? 1 : 0;
+        int before = 0;
+        // Arithmetic on 0/1 flags rather than && and ||: TornadoVM 5.2's OpenCL code generator negates
+        // compound conditions wrongly (it turned "x == y && o < a" into "x != y && o >= a").
+        for (int o = 0; o < nA; o++) {
+            float other = nodeMax.get(b * maxTokens + o);
+            int otherNaN = other != other ? 1 : 0;
+            int greater = other > mine ? 1 : 0;
+            int equal = other == mine ? 1 : 0;
+            int lower = o < a ? 1 : 0;
+            before += (1 - otherNaN) * (mineNaN + (1 - mineNaN) * (greater + equal * lower)) + otherNaN * mineNaN * lower;
+        }
+        order.set(b * maxTokens + before, a);
+    }
+
+    /**
+     * One image's plan, as BipartiteMatching: the output slot of every token (unmerged A tokens in
+     * order, then B; the distillation token second), each input token's new holder, and for each output
+     * slot the list of tokens that average into it, in ascending position as the CPU adds them.
+     */
+    static void plan(KernelContext ctx, IntArray order, IntArray nodeIdx, IntArray target, IntArray members,
+                     IntArray memberStart, IntArray tokenOf, IntArray step, int distToken, int inputTokens, int maxTokens) {
+        int b = ctx.globalIdx;
+        int r = step.get(Step.R);
+        if (r == 0) return;
+        if (b >= step.get(Step.BATCH)) return;
+        int tokens = step.get(Step.TOKENS);
+        int nA = (tokens + 1) / 2, nB = tokens / 2;
+        int t0 = b * maxTokens;
+        // mark merged A tokens with -1 first
+        for (int p = 0; p < tokens; p++) target.set(t0 + p, 0);
+        for (int i = 0; i < r; i++) target.set(t0 + 2 * order.get(t0 + i), -1);
+        int next = 0;
+        if (distToken == 1) {
+            target.set(t0, next++);
+            target.set(t0 + 1, next++);
+        }
+        for (int a = distToken; a < nA; a++) {
+            if (target.get(t0 + 2 * a) != -1) target.set(t0 + 2 * a, next++);
+        }
+        for (int c = distToken; c < nB; c++) target.set(t0 + 2 * c + 1, next++);
+        for (int i = 0; i < r; i++) {
+            int a = order.get(t0 + i);
+            target.set(t0 + 2 * a, target.get(t0 + 2 * nodeIdx.get(t0 + a) + 1));
+        }
+        int outTokens = next;
+        for (int t = 0; t < inputTokens; t++) {
+            int at = b * inputTokens + t;
+            tokenOf.set(at, target.get(t0 + tokenOf.get(at)));
+        }
+        // members of each output slot, by counting sort: stable, so ascending input position
+        int s0 = b * (maxTokens + 1);
+        for (int q = 0; q <= outTokens; q++) memberStart.set(s0 + q, 0);
+        for (int p = 0; p < tokens; p++) {
+            int q = target.get(t0 + p);
+            memberStart.set(s0 + q + 1, memberStart.get(s0 + q + 1) + 1);
+        }
+        for (int q = 0; q < outTokens; q++) memberStart.set(s0 + q + 1, memberStart.get(s0 + q + 1) + memberStart.get(s0 + q));
+        // the members array doubles as the fill cursor: fill from each slot's start, then restore the starts
+        for (int p = 0; p < tokens; p++) {
+            int q = target.get(t0 + p);
+            int at = memberStart.get(s0 + q);
+            members.set(t0 + at, p);
+            memberStart.set(s0 + q, at + 1);
+        }
+        for (int q = outTokens; q > 0; q--) memberStart.set(s0 + q, memberStart.get(s0 + q - 1));
+        memberStart.set(s0, 0);
+    }
+
+    /** Each output token: the size-weighted average of its members, and their summed size. */
+    static void mergeTokens(KernelContext ctx, FloatArray x, FloatArray size, FloatArray xOut, FloatArray sizeOut,
+                            IntArray members, IntArray memberStart, IntArray step, int dim, int maxTokens) {
+        int i = ctx.globalIdx;
+        int outTokens = step.get(Step.OUT_TOKENS);
+        if (step.get(Step.R) == 0) return;
+        if (i >= step.get(Step.BATCH) * outTokens * dim) return;
+        int d = i % dim;
+        int q = (i / dim) % outTokens;
+        int b = i / (dim * outTokens);
+        int tokens = step.get(Step.TOKENS);
+        int s0 = b * (maxTokens + 1);
+        float acc = 0f, total = 0f;
+        for (int m = memberStart.get(s0 + q); m < memberStart.get(s0 + q + 1); m++) {
+            int p = members.get(b * maxTokens + m);
+            float s = size.get(b * tokens + p);
+            acc += s * x.get((b * tokens + p) * dim + d);
+            total += s;
+        }
+        xOut.set(i, acc / total);
+        if (d == 0) sizeOut.set(b * outTokens + q, total);
+    }
+
+    /** The merged tokens back into the block's buffers, which the other graphs share. */
+    static void copyMerged(KernelContext ctx, FloatArray xOut, FloatArray sizeOut, FloatArray x, FloatArray size,
+                           IntArray step, int dim) {
+        int i = ctx.globalIdx;
+        int rows = step.get(Step.BATCH) * step.get(Step.OUT_TOKENS);
+        if (step.get(Step.R) == 0) return;
+        if (i >= rows * dim) return;
+        x.set(i, xOut.get(i));
+        if (i % dim == 0) size.set(i / dim, sizeOut.get(i / dim));
+    }
+
+    // ------------------------------------------------------------------ head
+
+    /**
+     * One image's pooled features: the class (and distillation) token after the final norm, or the mean
+     * of the patch tokens, each normed first when the model has a final norm, then fc_norm if it has one.
+     */
+    static void pool(KernelContext ctx, FloatArray x, FloatArray pooled, FloatArray pooledDist,
+                     FloatArray norm, FloatArray fcNorm, IntArray step, int dim, int prefix, int avg,
+                     int hasNorm, int hasFcNorm, int distToken) {
+        int b = ctx.globalIdx;
+        if (b >= step.get(Step.BATCH)) return;
+        int tokens = step.get(Step.TOKENS);
+        int base = b * tokens * dim;
+        if (avg == 1) {
+            for (int d = 0; d < dim; d++) pooled.set(b * dim + d, 0f);
+            for (int t = prefix; t < tokens; t++) {
+                int at = base + t * dim;
+                if (hasNorm == 1) {
+                    float mean = mean(x, at, dim);
+                    float inv = invStd(x, at, dim, mean);
+                    for (int d = 0; d < dim; d++) {
+                        pooled.set(b * dim + d, pooled.get(b * dim + d) + ((x.get(at + d) - mean) * inv * norm.get(d) + norm.get(dim + d)));
+                    }
+                } else {
+                    for (int d = 0; d < dim; d++) pooled.set(b * dim + d, pooled.get(b * dim + d) + x.get(at + d));
+                }
+            }
+            for (int d = 0; d < dim; d++) pooled.set(b * dim + d, pooled.get(b * dim + d) / (tokens - prefix));
+            if (hasFcNorm == 1) {
+                float mean = mean(pooled, b * dim, dim);
+                float inv = invStd(pooled, b * dim, dim, mean);
+                for (int d = 0; d < dim; d++) {
+                    pooled.set(b * dim + d, (pooled.get(b * dim + d) - mean) * inv * fcNorm.get(d) + fcNorm.get(dim + d));
+                }
+            }
+        } else {
+            normOrCopy(x, base, pooled, b * dim, norm, dim, hasNorm);
+            if (distToken == 1) normOrCopy(x, base + dim, pooledDist, b * dim, norm, dim, hasNorm);
+        }
+    }
+
+    /** logits[b, c] = pooled[b] · W[c] + bias[c]; DeiT's eval output averages the two heads. */
+    static void head(KernelContext ctx, FloatArray pooled, FloatArray pooledDist, FloatArray weight, FloatArray bias,
+                     FloatArray weightDist, FloatArray biasDist, FloatArray logits, IntArray step, int dim, int classes, int distToken) {
+        int i = ctx.globalIdx;
+        if (i >= step.get(Step.BATCH) * classes) return;
+        int b = i / classes, c = i % classes;
+        float v = dot(pooled, b * dim, weight, c * dim, dim) + bias.get(c);
+        if (distToken == 1) {
+            float vd = dot(pooledDist, b * dim, weightDist, c * dim, dim) + biasDist.get(c);
+            v = (v + vd) / 2f;
+        }
+        logits.set(i, v);
+    }
+
+    /** The final holder of each input token, copied out of the buffer the graphs share into the head's output. */
+    static void sources(KernelContext ctx, IntArray tokenOf, IntArray sources, IntArray step, int inputTokens) {
+        int i = ctx.globalIdx;
+        if (i >= step.get(Step.BATCH) * inputTokens) return;
+        sources.set(i, tokenOf.get(i));
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    private static float dot(FloatArray a, int i, FloatArray b, int j, int n) {
+        float s = 0f;
+        for (int d = 0; d < n; d++) s += a.get(i + d) * b.get(j + d);
+        return s;
+    }
+
+    private static float gelu(float v) {
+        float z = v * INV_SQRT2;
+        float az = TornadoMath.abs(z);
+        float t = 1f / (1f + P * az);
+        float poly = ((((A5 * t + A4) * t + A3) * t + A2) * t + A1) * t;
+        float r = 1f - poly * TornadoMath.exp(-az * az);
+        float erf = z < 0f ? -r : r;
+        return 0.5f * v * (1f + erf);
+    }
+
+    private static float mean(FloatArray x, int at, int n) {
+        float s = 0f;
+        for (int d = 0; d < n; d++) s += x.get(at + d);
+        return s / n;
+    }
+
+    private static float invStd(FloatArray x, int at, int n, float mean) {
+        float sq = 0f;
+        for (int d = 0; d < n; d++) {
+            float v = x.get(at + d) - mean;
+            sq += v * v;
+        }
+        return 1f / TornadoMath.sqrt(sq / n + LN_EPS);
+    }
+
+    private static void normOrCopy(FloatArray x, int at, FloatArray out, int to, FloatArray norm, int dim, int hasNorm) {
+        if (hasNorm == 1) {
+            float mean = mean(x, at, dim);
+            float inv = invStd(x, at, dim, mean);
+            for (int d = 0; d < dim; d++) out.set(to + d, (x.get(at + d) - mean) * inv * norm.get(d) + norm.get(dim + d));
+        } else {
+            for (int d = 0; d < dim; d++) out.set(to + d, x.get(at + d));
+        }
+    }
+}
