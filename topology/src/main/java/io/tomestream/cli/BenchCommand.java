@@ -50,7 +50,7 @@ final class BenchCommand {
         SplittableRandom rnd = new SplittableRandom(7);
         for (int i = 0; i < pixels.length; i++) pixels[i] = (float) (rnd.nextDouble() * 4 - 2);
 
-        try (Backend backend = Backends.create(args.get("backend", "auto"), model, threads, reducer)) {
+        try (Backend backend = Backends.create(args.get("backend", "auto"), model, threads, reducer, batch)) {
             err.printf("tomestream bench: %s (%s), batch %d, %s, reducer %s, warming up...%n", model.id(), cfg.architecture(),
                     batch, backend.device(), reducer);
             ForwardResult result = new ForwardResult();

@@ -40,6 +40,7 @@ final class ClassifyCommand {
 
         long t0 = System.nanoTime();
         try (Classifier classifier = Classifier.open(modelDir, options)) {
+            classifier.backend().reserve(Math.min(batch, images.size())); // a device backend compiles for this batch now
             err.printf("tomestream: %s (%s) on %s, %s %s, loaded in %.0f ms%n", classifier.model().id(),
                     classifier.config().architecture(), classifier.backend().device(),
                     classifier.reducer().equals("tome") ? "ToMe" : "reducer " + classifier.reducer() + ", budget", classifier.schedule(),

@@ -12,9 +12,10 @@ public final class Main {
             usage: tomestream <command> [options]
 
             commands:
-              classify --model DIR [--reducer R] [--budget SPEC] [--top K] [--backend auto|cpu] [--threads T] [--batch B] [--json] IMAGE...
+              classify --model DIR [--reducer R] [--budget SPEC] [--top K] [--backend auto|cpu|tornado] [--threads T] [--batch B] [--json] IMAGE...
                        classify images (PNG, JPEG, BMP, GIF) with a timm ViT/DeiT model folder
               bench    --model DIR|random:ARCH [--reducer R] [--budget SPEC[;SPEC...]] [--batch B] [--threads T] [--seconds S]
+                       [--backend auto|cpu|tornado]
                        measure img/s with and without token reduction
               eval     --model DIR [--dataset fashion-mnist] [--split test|train] [--limit N] [--reducer R[,R...]]
                        [--budget SPEC[;SPEC...]] [--batch B] [--threads T] [--csv FILE] [--plot FILE.png]
@@ -24,10 +25,13 @@ public final class Main {
               run      --config FILE [--set key=value ...]
                        classify the image-events topic into classifications with Kafka Streams, until SIGTERM;
                        settings: FILE < TOMESTREAM_* environment < --set (see io.tomestream.config.Settings)
+              devices  list the backends and devices: cpu always, TornadoVM's drivers and devices when its SDK is there
               demo     [--events N] [--bad N] [--model DIR] [--data auto|fashion-mnist|fixtures] [--tome SPEC] [--rate R]
                        the whole pipeline on this machine: an in-process KRaft broker, the topology, N image events
                        (Fashion-MNIST for a Fashion-MNIST model) plus N bad ones; prints a summary, last line JSON
 
+            backend: auto (the default) takes a TornadoVM accelerator when there is one and the CPU otherwise, and says
+                       which and why; tornado needs the TornadoVM SDK (TORNADOVM_HOME) and supports the tome reducer
             reducer R: tome (merge similar tokens, the default), prune (keep the tokens the class token attends to,
                        fuse the rest into one), pool (cluster tokens by K-medoids)
             budget SPEC (also --tome SPEC): tokens removed per block: R (constant), R:INFLECT (ToMe's schedule, e.g. 16:-1),
@@ -56,6 +60,7 @@ public final class Main {
                 case "visualize" -> VisualizeCommand.run(rest, out, err);
                 case "run" -> StreamingApp.run(rest);
                 case "demo" -> DemoCommand.run(rest, out, err);
+                case "devices" -> DevicesCommand.run(rest, out, err);
                 default -> throw new Args.UsageException("unknown command '" + argv[0] + "'");
             };
         } catch (Args.UsageException e) {

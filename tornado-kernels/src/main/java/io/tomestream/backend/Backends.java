@@ -83,6 +83,22 @@ public final class Backends {
         return new FallbackBackend(device, () -> new CpuBackend(model, threads, reducer), log);
     }
 
+    /** Every backend and device this JVM can use, one line each, for {@code tomestream devices}. */
+    public static List<String> devices() {
+        List<String> lines = new ArrayList<>();
+        lines.add("cpu: " + defaultThreads() + " threads, " + jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize()
+                + "-bit SIMD (always available)");
+        BackendProvider tornado = provider("tornado");
+        if (tornado == null) {
+            lines.add("tornado: not available: " + tornadoMissing());
+        } else {
+            String why = tornado.unavailable();
+            if (why != null) lines.add("tornado: not available: " + why);
+            for (String line : tornado.devices()) if (!line.equals(why)) lines.add(line);
+        }
+        return lines;
+    }
+
     /** The backend names this build knows. */
     public static List<String> names() {
         List<String> names = new ArrayList<>(List.of("auto", "cpu"));

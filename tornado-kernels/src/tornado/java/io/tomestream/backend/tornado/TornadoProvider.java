@@ -23,7 +23,7 @@ public final class TornadoProvider implements BackendProvider {
         try {
             return TornadoDevices.unavailable();
         } catch (LinkageError e) {
-            return "TornadoVM is not on this JVM's module path (start it with the SDK's tornado-argfile, as bin/tomestream does)";
+            return io.tomestream.backend.Backends.tornadoMissing(); // no SDK, or a JVM started without its argfile
         } catch (RuntimeException e) {
             return "TornadoVM failed to start: " + e.getMessage();
         }
