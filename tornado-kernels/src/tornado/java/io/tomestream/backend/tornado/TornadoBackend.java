@@ -15,6 +15,7 @@ import uk.ac.manchester.tornado.api.TaskGraph;
 import uk.ac.manchester.tornado.api.TornadoExecutionPlan;
 import uk.ac.manchester.tornado.api.TornadoExecutionResult;
 import uk.ac.manchester.tornado.api.WorkerGrid1D;
+import uk.ac.manchester.tornado.api.WorkerGrid2D;
 import uk.ac.manchester.tornado.api.common.TornadoDevice;
 import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
@@ -35,6 +36,8 @@ import java.util.SplittableRandom;
  */
 public final class TornadoBackend implements Backend {
     private static final int LOCAL = 64;
+    /** Work-group shape of the matmul tiles: 16 feature groups × 4 row blocks, 64 work items. */
+    private static final int TILE_X = 16, TILE_Y = 4;
 
     private final VitModel model;
     private final ModelConfig cfg;
@@ -159,9 +162,11 @@ public final class TornadoBackend implements Backend {
                         b.memberStart, b.xMerged, b.sizeMerged)
                 .transferToDevice(DataTransferMode.EVERY_EXECUTION, s)
                 .task("norm1", VitKernels::layerNorm, ctx, b.x, b.xn, w.norm1, w.norm1Bias, s, Step.TOKENS, dim)
-                .task("qkv", VitKernels::linear, ctx, b.xn, w.qkvWeight, w.qkvBias, b.qkv, s, Step.TOKENS, dim, 3 * dim)
+                .task("qkv", VitKernels::matmul, ctx, b.xn, w.qkvWeight, w.qkvBias, w.ls1, b.qkv, s, Step.TOKENS, dim, 3 * dim,
+                        VitKernels.PLAIN)
                 .task("attention", VitKernels::attention, ctx, b.qkv, b.size, b.scores, b.attn, s, heads, headDim, inputTokens, scale)
-                .task("proj", VitKernels::linearResidual, ctx, b.attn, w.projWeight, w.projBias, w.ls1, b.x, s, Step.TOKENS, dim, dim)
+                .task("proj", VitKernels::matmul, ctx, b.attn, w.projWeight, w.projBias, w.ls1, b.x, s, Step.TOKENS, dim, dim,
+                        VitKernels.RESIDUAL)
                 .task("metric", VitKernels::keyMetric, ctx, b.qkv, b.unit, s, heads, headDim)
                 .task("match", VitKernels::match, ctx, b.unit, b.nodeMax, b.nodeIdx, s, headDim, cls, dist, inputTokens)
                 .task("rank", VitKernels::rank, ctx, b.nodeMax, b.order, s, inputTokens)
@@ -171,8 +176,10 @@ public final class TornadoBackend implements Backend {
                         inputTokens)
                 .task("copy", VitKernels::copyMerged, ctx, b.xMerged, b.sizeMerged, b.x, b.size, s, dim)
                 .task("norm2", VitKernels::layerNorm, ctx, b.x, b.xn, w.norm2, w.norm2Bias, s, Step.OUT_TOKENS, dim)
-                .task("fc1", VitKernels::linearGelu, ctx, b.xn, w.fc1Weight, w.fc1Bias, b.hidden, s, Step.OUT_TOKENS, dim, hidden)
-                .task("fc2", VitKernels::linearResidual, ctx, b.hidden, w.fc2Weight, w.fc2Bias, w.ls2, b.x, s, Step.OUT_TOKENS, hidden, dim)
+                .task("fc1", VitKernels::matmul, ctx, b.xn, w.fc1Weight, w.fc1Bias, w.ls2, b.hidden, s, Step.OUT_TOKENS, dim, hidden,
+                        VitKernels.GELU)
+                .task("fc2", VitKernels::matmul, ctx, b.hidden, w.fc2Weight, w.fc2Bias, w.ls2, b.x, s, Step.OUT_TOKENS, hidden, dim,
+                        VitKernels.RESIDUAL)
                 .persistOnDevice(b.x, b.size, b.tokenOf)
                 .transferToHost(DataTransferMode.UNDER_DEMAND, b.order, b.nodeIdx, b.sizeMerged)
                 .snapshot();
@@ -200,16 +207,16 @@ public final class TornadoBackend implements Backend {
                 .snapshot();
     }
 
-    /** One 1-D grid per task, for the largest batch and the input token count; kernels skip the rest. */
+    /** One grid per task, for the largest batch and the input token count; kernels skip the rest. */
     private GridScheduler grids(int batch) {
         int rows = batch * inputTokens;
         GridScheduler g = new GridScheduler();
-        grid(g, "embed.patch", batch * cfg.numPatches() * dim);
+        tiles(g, "embed.patch", batch * cfg.numPatches(), dim);
         grid(g, "embed.prefix", rows);
         grid(g, "block.norm1", rows);
-        grid(g, "block.qkv", rows * 3 * dim);
+        tiles(g, "block.qkv", rows, 3 * dim);
         grid(g, "block.attention", rows * heads);
-        grid(g, "block.proj", rows * dim);
+        tiles(g, "block.proj", rows, dim);
         grid(g, "block.metric", rows);
         grid(g, "block.match", batch * ((inputTokens + 1) / 2));
         grid(g, "block.rank", batch * ((inputTokens + 1) / 2));
@@ -217,12 +224,24 @@ public final class TornadoBackend implements Backend {
         grid(g, "block.merge", rows * dim);
         grid(g, "block.copy", rows * dim);
         grid(g, "block.norm2", rows);
-        grid(g, "block.fc1", rows * hidden);
-        grid(g, "block.fc2", rows * dim);
+        tiles(g, "block.fc1", rows, hidden);
+        tiles(g, "block.fc2", rows, dim);
         grid(g, "head.pool", batch);
         grid(g, "head.head", batch * classes);
         grid(g, "head.sources", rows);
         return g;
+    }
+
+    /** A 2-D grid of register tiles for a matmul of {@code rows} × {@code features} outputs. */
+    private static void tiles(GridScheduler g, String task, int rows, int features) {
+        int x = features / VitKernels.LANES, y = (rows + VitKernels.ROWS - 1) / VitKernels.ROWS;
+        WorkerGrid2D worker = new WorkerGrid2D(roundUp(x, TILE_X), roundUp(y, TILE_Y));
+        worker.setLocalWork(TILE_X, TILE_Y, 1);
+        g.addWorkerGrid(task, worker);
+    }
+
+    private static int roundUp(int n, int multiple) {
+        return (n + multiple - 1) / multiple * multiple;
     }
 
     private static void grid(GridScheduler g, String task, int items) {

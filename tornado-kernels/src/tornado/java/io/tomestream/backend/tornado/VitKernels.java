@@ -4,10 +4,13 @@ import uk.ac.manchester.tornado.api.KernelContext;
 import uk.ac.manchester.tornado.api.math.TornadoMath;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+import uk.ac.manchester.tornado.api.types.collections.VectorFloat8;
+import uk.ac.manchester.tornado.api.types.vectors.Float8;
 
 /**
- * The device kernels of the ViT forward pass with ToMe, one work item per output element (or per row,
- * image or token where a whole row is needed). Grids are sized once for the largest batch and the
+ * The device kernels of the ViT forward pass with ToMe: the matmuls as register tiles over a 2-D grid
+ * ({@link #matmul}), the rest one work item per output element (or per row, image or token where a
+ * whole row is needed). Grids are sized once for the largest batch and the
  * input token count; the live batch and token counts come from the {@link Step} array each launch,
  * and items past them return at once, so no kernel is ever recompiled for a new count.
  *
@@ -17,6 +20,10 @@ import uk.ac.manchester.tornado.api.types.arrays.IntArray;
  */
 final class VitKernels {
     static final float LN_EPS = 1e-6f;
+    /** The register tile of {@link #matmul} and {@link #patchEmbed}: rows × output features per work item. */
+    static final int ROWS = 4, LANES = 8;
+    /** What {@link #matmul} does with a result. */
+    static final int PLAIN = 0, GELU = 1, RESIDUAL = 2;
     // Abramowitz & Stegun 7.1.26, as Activations.erf
     private static final float P = 0.3275911f;
     private static final float A1 = 0.254829592f, A2 = -0.284496736f, A3 = 1.421413741f,
@@ -28,28 +35,68 @@ final class VitKernels {
 
     // ------------------------------------------------------------------ embedding
 
-    /** x[b, prefix + n, j] = conv(pixels)[b, n, j] + bias[j] + pos[prefix + n, j]. */
-    static void patchEmbed(KernelContext ctx, FloatArray pixels, FloatArray weight, FloatArray bias, FloatArray pos,
+    /**
+     * x[b, prefix + n, j] = conv(pixels)[b, n, j] + bias[j] + pos[prefix + n, j], as a matmul of the
+     * patches (read straight from the pixels) with the transposed weight: like {@link #matmul}, a work
+     * item computes {@link #ROWS} patches × {@link #LANES} output features.
+     */
+    static void patchEmbed(KernelContext ctx, FloatArray pixels, VectorFloat8 weight, FloatArray bias, FloatArray pos,
                            FloatArray x, IntArray step, int img, int chans, int patch, int dim, int prefix, int inputTokens) {
-        int i = ctx.globalIdx;
         int grid = img / patch;
         int patches = grid * grid;
-        if (i >= step.get(Step.BATCH) * patches * dim) return;
-        int j = i % dim;
-        int n = (i / dim) % patches;
-        int b = i / (dim * patches);
-        int py = n / grid, px = n % grid;
-        int patchLen = chans * patch * patch;
-        float acc = 0f;
+        int rows = step.get(Step.BATCH) * patches;
+        int row = ctx.globalIdy * ROWS;
+        if (row >= rows) return;
+        int n8 = dim / LANES;
+        int c8 = ctx.globalIdx;
+        if (c8 >= n8) return;
+        int p0 = pixelBase(Math.min(row, rows - 1), patches, grid, chans, img, patch);
+        int p1 = pixelBase(Math.min(row + 1, rows - 1), patches, grid, chans, img, patch);
+        int p2 = pixelBase(Math.min(row + 2, rows - 1), patches, grid, chans, img, patch);
+        int p3 = pixelBase(Math.min(row + 3, rows - 1), patches, grid, chans, img, patch);
+        Float8 acc0 = zero(), acc1 = zero(), acc2 = zero(), acc3 = zero();
+        int kk = 0;
         for (int c = 0; c < chans; c++) {
             for (int ky = 0; ky < patch; ky++) {
-                int row = ((b * chans + c) * img + py * patch + ky) * img + px * patch;
-                int w = j * patchLen + (c * patch + ky) * patch;
-                for (int kx = 0; kx < patch; kx++) acc += pixels.get(row + kx) * weight.get(w + kx);
+                int off = (c * img + ky) * img;
+                for (int kx = 0; kx < patch; kx++) {
+                    Float8 wv = weight.get(kk * n8 + c8);
+                    acc0 = Float8.add(acc0, Float8.mult(wv, splat(pixels.get(p0 + off + kx))));
+                    acc1 = Float8.add(acc1, Float8.mult(wv, splat(pixels.get(p1 + off + kx))));
+                    acc2 = Float8.add(acc2, Float8.mult(wv, splat(pixels.get(p2 + off + kx))));
+                    acc3 = Float8.add(acc3, Float8.mult(wv, splat(pixels.get(p3 + off + kx))));
+                    kk++;
+                }
             }
         }
-        int t = prefix + n;
-        x.set((b * inputTokens + t) * dim + j, (acc + bias.get(j)) + pos.get(t * dim + j));
+        int j = c8 * LANES;
+        storePatch(x, acc0, bias, pos, row, j, patches, rows, dim, prefix, inputTokens);
+        storePatch(x, acc1, bias, pos, row + 1, j, patches, rows, dim, prefix, inputTokens);
+        storePatch(x, acc2, bias, pos, row + 2, j, patches, rows, dim, prefix, inputTokens);
+        storePatch(x, acc3, bias, pos, row + 3, j, patches, rows, dim, prefix, inputTokens);
+    }
+
+    /** Where patch {@code row} (image b, patch n) starts in the pixels. */
+    private static int pixelBase(int row, int patches, int grid, int chans, int img, int patch) {
+        int b = row / patches, n = row % patches;
+        int py = n / grid, px = n % grid;
+        return (b * chans * img + py * patch) * img + px * patch;
+    }
+
+    private static void storePatch(FloatArray x, Float8 acc, FloatArray bias, FloatArray pos, int row, int j, int patches,
+                                   int rows, int dim, int prefix, int inputTokens) {
+        if (row >= rows) return;
+        int b = row / patches, t = prefix + row % patches;
+        int at = (b * inputTokens + t) * dim + j;
+        int p = t * dim + j;
+        x.set(at, (acc.getS0() + bias.get(j)) + pos.get(p));
+        x.set(at + 1, (acc.getS1() + bias.get(j + 1)) + pos.get(p + 1));
+        x.set(at + 2, (acc.getS2() + bias.get(j + 2)) + pos.get(p + 2));
+        x.set(at + 3, (acc.getS3() + bias.get(j + 3)) + pos.get(p + 3));
+        x.set(at + 4, (acc.getS4() + bias.get(j + 4)) + pos.get(p + 4));
+        x.set(at + 5, (acc.getS5() + bias.get(j + 5)) + pos.get(p + 5));
+        x.set(at + 6, (acc.getS6() + bias.get(j + 6)) + pos.get(p + 6));
+        x.set(at + 7, (acc.getS7() + bias.get(j + 7)) + pos.get(p + 7));
     }
 
     /** The class and distillation tokens, every token's size 1, and each input token in its own slot. */
@@ -92,36 +139,75 @@ final class VitKernels {
         }
     }
 
-    /** out[row, j] = a[row] · W[j] + bias[j], with this layer's W [n × k]. */
-    static void linear(KernelContext ctx, FloatArray a, FloatArray weight, FloatArray bias, FloatArray out,
-                       IntArray step, int tokensSlot, int k, int n) {
-        int i = ctx.globalIdx;
-        if (i >= step.get(Step.BATCH) * step.get(tokensSlot) * n) return;
-        int row = i / n, j = i % n;
+    /**
+     * out[row, j] = a[row] · W[j] + bias[j] with this layer's W, then the epilogue: {@link #PLAIN} stores it,
+     * {@link #GELU} stores its GELU, {@link #RESIDUAL} adds γ[j] times it to out (a residual branch with
+     * layer scale; γ = 1 without).
+     *
+     * <p>A register tile: the 2-D grid is (output features / {@link #LANES}, rows / {@link #ROWS}), and each
+     * work item keeps {@link #ROWS} rows × {@link #LANES} features in four vector accumulators. Per input
+     * feature it loads one vector of the transposed weight (neighbouring items: neighbouring vectors, so
+     * coalesced on a GPU, one SIMD load on a CPU) and one activation per row (the same address for every
+     * item of a row block: a broadcast), so each weight is used {@link #ROWS} times and each activation
+     * {@link #LANES} times from registers. Row blocks past the live rows return at once, so a grid sized for
+     * the input token count costs little once ToMe has merged tokens away. The sum over k runs in order,
+     * as before.
+     */
+    static void matmul(KernelContext ctx, FloatArray a, VectorFloat8 weight, FloatArray bias, FloatArray gamma,
+                       FloatArray out, IntArray step, int tokensSlot, int k, int n, int epilogue) {
+        int rows = step.get(Step.BATCH) * step.get(tokensSlot);
+        int row = ctx.globalIdy * ROWS;
+        if (row >= rows) return;
+        int n8 = n / LANES;
+        int c8 = ctx.globalIdx;
+        if (c8 >= n8) return;
         int layer = step.get(Step.LAYER);
-        out.set(i, dot(a, row * k, weight, (layer * n + j) * k, k) + bias.get(layer * n + j));
+        int w0 = layer * k * n8 + c8;
+        int a0 = Math.min(row, rows - 1) * k, a1 = Math.min(row + 1, rows - 1) * k;
+        int a2 = Math.min(row + 2, rows - 1) * k, a3 = Math.min(row + 3, rows - 1) * k;
+        Float8 acc0 = zero(), acc1 = zero(), acc2 = zero(), acc3 = zero();
+        for (int d = 0; d < k; d++) {
+            Float8 wv = weight.get(w0 + d * n8);
+            acc0 = Float8.add(acc0, Float8.mult(wv, splat(a.get(a0 + d))));
+            acc1 = Float8.add(acc1, Float8.mult(wv, splat(a.get(a1 + d))));
+            acc2 = Float8.add(acc2, Float8.mult(wv, splat(a.get(a2 + d))));
+            acc3 = Float8.add(acc3, Float8.mult(wv, splat(a.get(a3 + d))));
+        }
+        int j = layer * n + c8 * LANES;
+        int at = row * n + c8 * LANES;
+        storeQuad(out, row, rows, at, acc0.getS0(), acc0.getS1(), acc0.getS2(), acc0.getS3(), bias, gamma, j, epilogue);
+        storeQuad(out, row, rows, at + 4, acc0.getS4(), acc0.getS5(), acc0.getS6(), acc0.getS7(), bias, gamma, j + 4, epilogue);
+        storeQuad(out, row + 1, rows, at + n, acc1.getS0(), acc1.getS1(), acc1.getS2(), acc1.getS3(), bias, gamma, j, epilogue);
+        storeQuad(out, row + 1, rows, at + n + 4, acc1.getS4(), acc1.getS5(), acc1.getS6(), acc1.getS7(), bias, gamma, j + 4, epilogue);
+        storeQuad(out, row + 2, rows, at + 2 * n, acc2.getS0(), acc2.getS1(), acc2.getS2(), acc2.getS3(), bias, gamma, j, epilogue);
+        storeQuad(out, row + 2, rows, at + 2 * n + 4, acc2.getS4(), acc2.getS5(), acc2.getS6(), acc2.getS7(), bias, gamma, j + 4, epilogue);
+        storeQuad(out, row + 3, rows, at + 3 * n, acc3.getS0(), acc3.getS1(), acc3.getS2(), acc3.getS3(), bias, gamma, j, epilogue);
+        storeQuad(out, row + 3, rows, at + 3 * n + 4, acc3.getS4(), acc3.getS5(), acc3.getS6(), acc3.getS7(), bias, gamma, j + 4, epilogue);
     }
 
-    /** out[row, j] = GELU(a[row] · W[j] + bias[j]). */
-    static void linearGelu(KernelContext ctx, FloatArray a, FloatArray weight, FloatArray bias, FloatArray out,
-                           IntArray step, int tokensSlot, int k, int n) {
-        int i = ctx.globalIdx;
-        if (i >= step.get(Step.BATCH) * step.get(tokensSlot) * n) return;
-        int row = i / n, j = i % n;
-        int layer = step.get(Step.LAYER);
-        float v = dot(a, row * k, weight, (layer * n + j) * k, k) + bias.get(layer * n + j);
-        out.set(i, gelu(v));
+    /**
+     * Four features of one row of a {@link #matmul} tile, called straight from the kernel: TornadoVM refuses
+     * to inline a method of more than 600 graph nodes (its own callees included), and eight GELUs are more.
+     */
+    private static void storeQuad(FloatArray out, int row, int rows, int at, float v0, float v1, float v2, float v3, FloatArray bias,
+                                  FloatArray gamma, int j, int epilogue) {
+        if (row >= rows) return;
+        finish(out, at, v0, bias, gamma, j, epilogue);
+        finish(out, at + 1, v1, bias, gamma, j + 1, epilogue);
+        finish(out, at + 2, v2, bias, gamma, j + 2, epilogue);
+        finish(out, at + 3, v3, bias, gamma, j + 3, epilogue);
     }
 
-    /** x[row, j] += γ[j] · (a[row] · W[j] + bias[j]): a residual branch with layer scale (γ = 1 without). */
-    static void linearResidual(KernelContext ctx, FloatArray a, FloatArray weight, FloatArray bias, FloatArray gamma,
-                               FloatArray x, IntArray step, int tokensSlot, int k, int n) {
-        int i = ctx.globalIdx;
-        if (i >= step.get(Step.BATCH) * step.get(tokensSlot) * n) return;
-        int row = i / n, j = i % n;
-        int layer = step.get(Step.LAYER);
-        float v = dot(a, row * k, weight, (layer * n + j) * k, k) + bias.get(layer * n + j);
-        x.set(i, x.get(i) + gamma.get(layer * n + j) * v);
+    // epilogue is a compile-time constant of each task (TornadoVM specialises scalar arguments), so only one branch is left
+    private static void finish(FloatArray out, int at, float dot, FloatArray bias, FloatArray gamma, int j, int epilogue) {
+        float v = dot + bias.get(j);
+        if (epilogue == GELU) {
+            out.set(at, gelu(v));
+        } else if (epilogue == RESIDUAL) {
+            out.set(at, out.get(at) + gamma.get(j) * v);
+        } else {
+            out.set(at, v);
+        }
     }
 
     /**
@@ -398,6 +484,15 @@ final class VitKernels {
         float s = 0f;
         for (int d = 0; d < n; d++) s += a.get(i + d) * b.get(j + d);
         return s;
+    }
+
+    private static Float8 zero() {
+        return new Float8(0f, 0f, 0f, 0f, 0f, 0f, 0f, 0f); // the no-argument constructor fails TornadoVM's code generation
+    }
+
+    // a vector times a vector: Float8.mult(Float8, float) comes out of TornadoVM as eight scalar products
+    private static Float8 splat(float v) {
+        return new Float8(v, v, v, v, v, v, v, v);
     }
 
     private static float gelu(float v) {
