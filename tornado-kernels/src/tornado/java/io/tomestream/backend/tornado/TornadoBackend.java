@@ -177,7 +177,8 @@ public final class TornadoBackend implements Backend {
                 .task("copy", VitKernels::copyMerged, ctx, b.xMerged, b.sizeMerged, b.x, b.size, s, dim)
                 .task("norm2", VitKernels::layerNorm, ctx, b.x, b.xn, w.norm2, w.norm2Bias, s, Step.OUT_TOKENS, dim)
                 .task("fc1", VitKernels::matmul, ctx, b.xn, w.fc1Weight, w.fc1Bias, w.ls2, b.hidden, s, Step.OUT_TOKENS, dim, hidden,
-                        VitKernels.GELU)
+                        VitKernels.PLAIN)
+                .task("gelu", VitKernels::geluInPlace, ctx, b.hidden, s, Step.OUT_TOKENS, hidden)
                 .task("fc2", VitKernels::matmul, ctx, b.hidden, w.fc2Weight, w.fc2Bias, w.ls2, b.x, s, Step.OUT_TOKENS, hidden, dim,
                         VitKernels.RESIDUAL)
                 .persistOnDevice(b.x, b.size, b.tokenOf)
@@ -225,6 +226,7 @@ public final class TornadoBackend implements Backend {
         grid(g, "block.copy", rows * dim);
         grid(g, "block.norm2", rows);
         tiles(g, "block.fc1", rows, hidden);
+        grid(g, "block.gelu", rows * hidden);
         tiles(g, "block.fc2", rows, dim);
         grid(g, "head.pool", batch);
         grid(g, "head.head", batch * classes);

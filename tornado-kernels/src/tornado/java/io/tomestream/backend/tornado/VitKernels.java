@@ -23,7 +23,7 @@ final class VitKernels {
     /** The register tile of {@link #matmul} and {@link #patchEmbed}: rows × output features per work item. */
     static final int ROWS = 4, LANES = 8;
     /** What {@link #matmul} does with a result. */
-    static final int PLAIN = 0, GELU = 1, RESIDUAL = 2;
+    static final int PLAIN = 0, RESIDUAL = 1;
     // Abramowitz & Stegun 7.1.26, as Activations.erf
     private static final float P = 0.3275911f;
     private static final float A1 = 0.254829592f, A2 = -0.284496736f, A3 = 1.421413741f,
@@ -141,8 +141,7 @@ final class VitKernels {
 
     /**
      * out[row, j] = a[row] · W[j] + bias[j] with this layer's W, then the epilogue: {@link #PLAIN} stores it,
-     * {@link #GELU} stores its GELU, {@link #RESIDUAL} adds γ[j] times it to out (a residual branch with
-     * layer scale; γ = 1 without).
+     * {@link #RESIDUAL} adds γ[j] times it to out (a residual branch with layer scale; γ = 1 without).
      *
      * <p>A register tile: the 2-D grid is (output features / {@link #LANES}, rows / {@link #ROWS}), and each
      * work item keeps {@link #ROWS} rows × {@link #LANES} features in four vector accumulators. Per input
@@ -187,7 +186,8 @@ final class VitKernels {
 
     /**
      * Four features of one row of a {@link #matmul} tile, called straight from the kernel: TornadoVM refuses
-     * to inline a method of more than 600 graph nodes (its own callees included), and eight GELUs are more.
+     * to inline a method of more than 600 graph nodes (its own callees included), and eight outputs came
+     * to more.
      */
     private static void storeQuad(FloatArray out, int row, int rows, int at, float v0, float v1, float v2, float v3, FloatArray bias,
                                   FloatArray gamma, int j, int epilogue) {
@@ -201,13 +201,25 @@ final class VitKernels {
     // epilogue is a compile-time constant of each task (TornadoVM specialises scalar arguments), so only one branch is left
     private static void finish(FloatArray out, int at, float dot, FloatArray bias, FloatArray gamma, int j, int epilogue) {
         float v = dot + bias.get(j);
-        if (epilogue == GELU) {
-            out.set(at, gelu(v));
-        } else if (epilogue == RESIDUAL) {
+        if (epilogue == RESIDUAL) {
             out.set(at, out.get(at) + gamma.get(j) * v);
         } else {
             out.set(at, v);
         }
+    }
+
+    /**
+     * a[i] = GELU(a[i]). Apart from {@link #matmul} because a kernel with no loop and no early exit is one
+     * that a CPU OpenCL device (PoCL) vectorizes across work items, exp included: GELU in the matmul's
+     * epilogue ran one scalar exp per output and cost twice the fc1 matmul on PoCL, and with an early
+     * return for the rows past the live ones PoCL left it scalar. So every item of the grid (sized for the
+     * input token count) runs, the ones past the live rows on a clamped index, writing rows nothing reads.
+     * On a GPU it is one more cheap elementwise pass.
+     */
+    static void geluInPlace(KernelContext ctx, FloatArray a, IntArray step, int tokensSlot, int n) {
+        int i = ctx.globalIdx;
+        int live = step.get(Step.BATCH) * step.get(tokensSlot) * n;
+        a.set(i, gelu(a.get(Math.min(i, live - 1))));
     }
 
     /**
