@@ -21,6 +21,7 @@ import uk.ac.manchester.tornado.api.enums.DataTransferMode;
 import uk.ac.manchester.tornado.api.exceptions.TornadoExecutionPlanException;
 import uk.ac.manchester.tornado.api.types.arrays.FloatArray;
 import uk.ac.manchester.tornado.api.types.arrays.IntArray;
+import uk.ac.manchester.tornado.api.types.collections.VectorFloat8;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -53,7 +54,9 @@ public final class TornadoBackend implements Backend {
 
     /** Device memory of one capacity: activations, merge scratch, step counters, inputs and outputs. */
     private static final class Buffers {
-        final FloatArray pixels, x, size, xn, qkv, attn, hidden, scores, unit, nodeMax, xMerged, sizeMerged, pooled, pooledDist, logits;
+        final FloatArray pixels, x, size, xn, qkv, attn, hidden, scores, probs, logSize, rowMax, rowInv, unit, nodeMax, xMerged,
+                sizeMerged, pooled, pooledDist, logits;
+        final VectorFloat8 keys, values;
         final IntArray tokenOf, sources, nodeIdx, order, target, members, memberStart;
         final Step embedStep = new Step(), blockStep = new Step(), headStep = new Step();
 
@@ -66,7 +69,14 @@ public final class TornadoBackend implements Backend {
             qkv = new FloatArray(rows * 3 * dim);
             attn = new FloatArray(rows * dim);
             this.hidden = new FloatArray(rows * hidden);
-            scores = new FloatArray(rows * heads * inputTokens);
+            int keyStride = keyStride(inputTokens);
+            scores = new FloatArray(rows * heads * keyStride);
+            probs = new FloatArray(rows * heads * keyStride);
+            logSize = new FloatArray(batch * keyStride);
+            rowMax = new FloatArray(rows * heads);
+            rowInv = new FloatArray(rows * heads);
+            keys = new VectorFloat8(batch * heads * headDim * keyStride / VitKernels.LANES);
+            values = new VectorFloat8(rows * heads * headDim / VitKernels.LANES);
             unit = new FloatArray(rows * headDim);
             nodeMax = new FloatArray(rows);
             xMerged = new FloatArray(rows * dim);
@@ -91,6 +101,10 @@ public final class TornadoBackend implements Backend {
         dim = cfg.embedDim();
         heads = cfg.numHeads();
         headDim = cfg.headDim();
+        if (headDim % VitKernels.LANES != 0) {
+            throw new IllegalArgumentException("the TornadoVM backend needs a head width that is a multiple of " + VitKernels.LANES
+                    + ", got " + headDim);
+        }
         hidden = cfg.mlpHidden();
         classes = cfg.numClasses();
         inputTokens = model.inputTokens();
@@ -154,17 +168,25 @@ public final class TornadoBackend implements Backend {
         IntArray s = b.blockStep.values;
         int dist = distToken ? 1 : 0, cls = classToken ? 1 : 0;
         float scale = (float) (1.0 / Math.sqrt(headDim));
+        int keyStride = keyStride(inputTokens);
         return new TaskGraph("block")
                 .consumeFromDevice("embed", b.x, b.size, b.tokenOf)
                 .transferToDevice(DataTransferMode.FIRST_EXECUTION, w.norm1, w.norm1Bias, w.qkvWeight, w.qkvBias, w.projWeight,
                         w.projBias, w.ls1, w.norm2, w.norm2Bias, w.fc1Weight, w.fc1Bias, w.fc2Weight, w.fc2Bias, w.ls2,
-                        b.xn, b.qkv, b.attn, b.hidden, b.scores, b.unit, b.nodeMax, b.nodeIdx, b.order, b.target, b.members,
+                        b.xn, b.qkv, b.attn, b.hidden, b.scores, b.probs, b.logSize, b.rowMax, b.rowInv, b.keys, b.values, b.unit, b.nodeMax, b.nodeIdx, b.order, b.target, b.members,
                         b.memberStart, b.xMerged, b.sizeMerged)
                 .transferToDevice(DataTransferMode.EVERY_EXECUTION, s)
                 .task("norm1", VitKernels::layerNorm, ctx, b.x, b.xn, w.norm1, w.norm1Bias, s, Step.TOKENS, dim)
                 .task("qkv", VitKernels::matmul, ctx, b.xn, w.qkvWeight, w.qkvBias, w.ls1, b.qkv, s, Step.TOKENS, dim, 3 * dim,
                         VitKernels.PLAIN)
-                .task("attention", VitKernels::attention, ctx, b.qkv, b.size, b.scores, b.attn, s, heads, headDim, inputTokens, scale)
+                .task("values", VitKernels::tokenLayout, ctx, b.qkv, b.size, b.values, b.logSize, s, heads, headDim, inputTokens, keyStride)
+                .task("keys", VitKernels::keysTransposed, ctx, b.qkv, b.keys, s, heads, headDim, keyStride)
+                .task("scores", VitKernels::attentionScores, ctx, b.qkv, b.keys, b.logSize, b.scores, s, heads, headDim, keyStride, scale)
+                .task("max", VitKernels::rowMax, ctx, b.scores, b.rowMax, s, heads, keyStride)
+                .task("exp", VitKernels::softmaxExp, ctx, b.scores, b.rowMax, b.probs, s, heads, keyStride)
+                .task("sum", VitKernels::rowInverseSum, ctx, b.probs, b.rowInv, s, heads, keyStride)
+                .task("attention", VitKernels::attentionValues, ctx, b.probs, b.rowInv, b.values, b.attn, s, heads, headDim, inputTokens,
+                        keyStride)
                 .task("proj", VitKernels::matmul, ctx, b.attn, w.projWeight, w.projBias, w.ls1, b.x, s, Step.TOKENS, dim, dim,
                         VitKernels.RESIDUAL)
                 .task("metric", VitKernels::keyMetric, ctx, b.qkv, b.unit, s, heads, headDim)
@@ -216,7 +238,15 @@ public final class TornadoBackend implements Backend {
         grid(g, "embed.prefix", rows);
         grid(g, "block.norm1", rows);
         tiles(g, "block.qkv", rows, 3 * dim);
-        grid(g, "block.attention", rows * heads);
+        int keyStride = keyStride(inputTokens), queryBlocks = batch * heads * ((inputTokens + VitKernels.ROWS - 1) / VitKernels.ROWS);
+        grid(g, "block.values", rows);
+        grid(g, "block.keys", batch * heads * headDim * keyStride / VitKernels.LANES);
+        tiles2d(g, "block.scores", keyStride / VitKernels.LANES, queryBlocks, 8, 8);
+        grid(g, "block.max", rows * heads);
+        grid(g, "block.exp", rows * heads * keyStride);
+        grid(g, "block.sum", rows * heads);
+        int hd8 = headDim / VitKernels.LANES;
+        tiles2d(g, "block.attention", hd8, queryBlocks, hd8, Math.max(1, LOCAL / hd8));
         tiles(g, "block.proj", rows, dim);
         grid(g, "block.metric", rows);
         grid(g, "block.match", batch * ((inputTokens + 1) / 2));
@@ -236,10 +266,19 @@ public final class TornadoBackend implements Backend {
 
     /** A 2-D grid of register tiles for a matmul of {@code rows} × {@code features} outputs. */
     private static void tiles(GridScheduler g, String task, int rows, int features) {
-        int x = features / VitKernels.LANES, y = (rows + VitKernels.ROWS - 1) / VitKernels.ROWS;
-        WorkerGrid2D worker = new WorkerGrid2D(roundUp(x, TILE_X), roundUp(y, TILE_Y));
-        worker.setLocalWork(TILE_X, TILE_Y, 1);
+        tiles2d(g, task, features / VitKernels.LANES, (rows + VitKernels.ROWS - 1) / VitKernels.ROWS, TILE_X, TILE_Y);
+    }
+
+    /** x × y work items (each rounded up to its work-group side) in work groups of localX × localY. */
+    private static void tiles2d(GridScheduler g, String task, int x, int y, int localX, int localY) {
+        WorkerGrid2D worker = new WorkerGrid2D(roundUp(x, localX), roundUp(y, localY));
+        worker.setLocalWork(localX, localY, 1);
         g.addWorkerGrid(task, worker);
+    }
+
+    /** Scores and probabilities rows: the input token count rounded up to whole vectors of keys. */
+    private static int keyStride(int inputTokens) {
+        return roundUp(inputTokens, VitKernels.LANES);
     }
 
     private static int roundUp(int n, int multiple) {
