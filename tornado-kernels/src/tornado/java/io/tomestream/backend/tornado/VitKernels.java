@@ -212,9 +212,9 @@ final class VitKernels {
      * a[i] = GELU(a[i]). Apart from {@link #matmul} because a kernel with no loop and no early exit is one
      * that a CPU OpenCL device (PoCL) vectorizes across work items, exp included: GELU in the matmul's
      * epilogue ran one scalar exp per output and cost twice the fc1 matmul on PoCL, and with an early
-     * return for the rows past the live ones PoCL left it scalar. So every item of the grid (sized for the
-     * input token count) runs, the ones past the live rows on a clamped index, writing rows nothing reads.
-     * On a GPU it is one more cheap elementwise pass.
+     * return for the rows past the live ones PoCL left it scalar. So every item runs: the backend sizes
+     * this grid to the live rows at each launch (rounded up to a work group), and the few items past them
+     * work on a clamped index and write entries nothing reads. On a GPU it is one more cheap elementwise pass.
      */
     static void geluInPlace(KernelContext ctx, FloatArray a, IntArray step, int tokensSlot, int n) {
         int i = ctx.globalIdx;
@@ -339,8 +339,9 @@ final class VitKernels {
 
     /**
      * probs = exp(scores − row max), elementwise over the whole grid with no early exit, so that a CPU
-     * device vectorizes it (see {@link #geluInPlace}); out of place, so items past the live rows, which
-     * read a clamped index, race with nobody. Entries past a row's live keys are never read.
+     * device vectorizes it (see {@link #geluInPlace}; the grid is sized to the live rows at each launch);
+     * out of place, so items past the live rows, which read a clamped index, race with nobody. Entries
+     * past a row's live keys are never read.
      */
     static void softmaxExp(KernelContext ctx, FloatArray scores, FloatArray rowMax, FloatArray probs, IntArray step, int heads,
                            int keyStride) {
