@@ -236,7 +236,8 @@ public final class TornadoBackend implements Backend {
     private GridScheduler grids(int batch) {
         int rows = batch * inputTokens;
         GridScheduler g = new GridScheduler();
-        tiles(g, "embed.patch", batch * cfg.numPatches(), dim);
+        tiles2d(g, "embed.patch", dim / VitKernels.LANES, (batch * cfg.numPatches() + VitKernels.ROWS - 1) / VitKernels.ROWS, TILE_X,
+                TILE_Y);
         grid(g, "embed.prefix", rows);
         grid(g, "block.norm1", rows);
         tiles(g, "block.qkv", rows, 3 * dim);
@@ -268,7 +269,9 @@ public final class TornadoBackend implements Backend {
 
     /** A 2-D grid of register tiles for a matmul of {@code rows} × {@code features} outputs. */
     private static void tiles(GridScheduler g, String task, int rows, int features) {
-        tiles2d(g, task, features / VitKernels.LANES, (rows + VitKernels.ROWS - 1) / VitKernels.ROWS, TILE_X, TILE_Y);
+        int vectors = features / VitKernels.LANES;
+        tiles2d(g, task, (vectors + VitKernels.VECTORS - 1) / VitKernels.VECTORS, (rows + VitKernels.ROWS - 1) / VitKernels.ROWS,
+                TILE_X, TILE_Y);
     }
 
     /** x × y work items (each rounded up to its work-group side) in work groups of localX × localY. */
@@ -301,11 +304,13 @@ public final class TornadoBackend implements Backend {
      * ViT-S/16, batch 8), and the GELU and exp kernels, which have no early exit so that PoCL vectorizes
      * them, would otherwise compute the whole input-token-sized grid in every block.
      */
-    private void sizeBlockGrids(int batch, int tokens, int outTokens) {
+    private void sizeBlockGrids(int batch, int tokens, int r) {
+        int outTokens = tokens - r;
         setItems(geluGrid, batch * outTokens * hidden);
         setItems(expGrid, batch * heads * tokens * keyStride(inputTokens));
-        setItems(mergeGrid, batch * outTokens * dim);
-        setItems(copyGrid, batch * outTokens * dim);
+        int merged = r > 0 ? batch * outTokens * dim : 1; // without a merge these kernels return at once
+        setItems(mergeGrid, merged);
+        setItems(copyGrid, merged);
     }
 
     private static void setItems(WorkerGrid1D grid, int items) {
@@ -349,7 +354,7 @@ public final class TornadoBackend implements Backend {
         for (int layer = 0; layer < cfg.depth(); layer++) {
             int r = TokenReducer.cap(rPerLayer[layer], tokens, classToken, distToken);
             b.blockStep.set(batch, layer, tokens, r, tokens - r, proportional);
-            sizeBlockGrids(batch, tokens, tokens - r);
+            sizeBlockGrids(batch, tokens, r);
             TornadoExecutionResult result = plan.withGraph(1).execute();
             if (r > 0 && trace != null) traceMerges(result, layer, batch, tokens, r);
             tokens -= r;
