@@ -70,10 +70,11 @@ public final class TornadoBackend implements Backend {
             xn = new FloatArray(rows * dim);
             qkv = new FloatArray(rows * 3 * dim);
             attn = new FloatArray(rows * dim);
-            this.hidden = new FloatArray(rows * hidden);
+            // GELU and exp have no early exit, so their last work group writes up to a whole group past the live entries
+            this.hidden = new FloatArray(roundUp(rows * hidden, LOCAL));
             int keyStride = keyStride(inputTokens);
             scores = new FloatArray(rows * heads * keyStride);
-            probs = new FloatArray(rows * heads * keyStride);
+            probs = new FloatArray(roundUp(rows * heads * keyStride, LOCAL));
             logSize = new FloatArray(batch * keyStride);
             rowMax = new FloatArray(rows * heads);
             rowInv = new FloatArray(rows * heads);
