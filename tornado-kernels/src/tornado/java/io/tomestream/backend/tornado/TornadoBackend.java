@@ -176,15 +176,17 @@ public final class TornadoBackend implements Backend {
                 .consumeFromDevice("embed", b.x, b.size, b.tokenOf)
                 .transferToDevice(DataTransferMode.FIRST_EXECUTION, w.norm1, w.norm1Bias, w.qkvWeight, w.qkvBias, w.projWeight,
                         w.projBias, w.ls1, w.norm2, w.norm2Bias, w.fc1Weight, w.fc1Bias, w.fc2Weight, w.fc2Bias, w.ls2,
-                        b.xn, b.qkv, b.attn, b.hidden, b.scores, b.probs, b.logSize, b.rowMax, b.rowInv, b.keys, b.values, b.unit, b.nodeMax, b.nodeIdx, b.order, b.target, b.members,
-                        b.memberStart, b.xMerged, b.sizeMerged)
+                        b.xn, b.qkv, b.attn, b.hidden, b.scores, b.probs, b.logSize, b.rowMax, b.rowInv, b.keys, b.values,
+                        b.unit, b.nodeMax, b.nodeIdx, b.order, b.target, b.members, b.memberStart, b.xMerged, b.sizeMerged)
                 .transferToDevice(DataTransferMode.EVERY_EXECUTION, s)
                 .task("norm1", VitKernels::layerNorm, ctx, b.x, b.xn, w.norm1, w.norm1Bias, s, Step.TOKENS, dim)
                 .task("qkv", VitKernels::matmul, ctx, b.xn, w.qkvWeight, w.qkvBias, w.ls1, b.qkv, s, Step.TOKENS, dim, 3 * dim,
                         VitKernels.PLAIN)
-                .task("values", VitKernels::tokenLayout, ctx, b.qkv, b.size, b.values, b.logSize, s, heads, headDim, inputTokens, keyStride)
+                .task("values", VitKernels::tokenLayout, ctx, b.qkv, b.size, b.values, b.logSize, s, heads, headDim, inputTokens,
+                        keyStride)
                 .task("keys", VitKernels::keysTransposed, ctx, b.qkv, b.keys, s, heads, headDim, keyStride)
-                .task("scores", VitKernels::attentionScores, ctx, b.qkv, b.keys, b.logSize, b.scores, s, heads, headDim, keyStride, scale)
+                .task("scores", VitKernels::attentionScores, ctx, b.qkv, b.keys, b.logSize, b.scores, s, heads, headDim, keyStride,
+                        scale)
                 .task("max", VitKernels::rowMax, ctx, b.scores, b.rowMax, s, heads, keyStride)
                 .task("exp", VitKernels::softmaxExp, ctx, b.scores, b.rowMax, b.probs, s, heads, keyStride)
                 .task("sum", VitKernels::rowInverseSum, ctx, b.probs, b.rowInv, s, heads, keyStride)

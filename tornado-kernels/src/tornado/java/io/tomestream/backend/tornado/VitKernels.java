@@ -152,9 +152,9 @@ final class VitKernels {
      * broadcast), so each weight is used {@link #ROWS} times and each activation 16 times from registers.
      * Eight independent accumulators rather than four because PoCL doesn't fuse TornadoVM's separate
      * vector multiply and add, and four add chains left it waiting on the add latency (4 × 16 ran 15 to
-     * 30 % faster than 4 × 8 and the same as 8 × 8 in a stand-alone test on PoCL). Row blocks past the live rows return at once, so a grid sized for
-     * the input token count costs little once ToMe has merged tokens away. The sum over k runs in order,
-     * as before.
+     * 30 % faster than 4 × 8 and the same as 8 × 8 in a stand-alone test on PoCL). Row blocks past the
+     * live rows return at once, so a grid sized for the input token count costs little once ToMe has merged
+     * tokens away. The sum over k runs in order, as before.
      */
     static void matmul(KernelContext ctx, FloatArray a, VectorFloat8 weight, FloatArray bias, FloatArray gamma,
                        FloatArray out, IntArray step, int tokensSlot, int k, int n, int epilogue) {
@@ -327,16 +327,23 @@ final class VitKernels {
         int row = (bh * tokens + q) * keyStride + j;
         int ls = b * keyStride + j;
         storeScores(scores, logSize, proportional, q, tokens, row, ls, j, acc0.getS0(), acc0.getS1(), acc0.getS2(), acc0.getS3());
-        storeScores(scores, logSize, proportional, q, tokens, row + 4, ls + 4, j + 4, acc0.getS4(), acc0.getS5(), acc0.getS6(), acc0.getS7());
+        storeScores(scores, logSize, proportional, q, tokens, row + 4, ls + 4, j + 4,
+                acc0.getS4(), acc0.getS5(), acc0.getS6(), acc0.getS7());
         row += keyStride;
-        storeScores(scores, logSize, proportional, q + 1, tokens, row, ls, j, acc1.getS0(), acc1.getS1(), acc1.getS2(), acc1.getS3());
-        storeScores(scores, logSize, proportional, q + 1, tokens, row + 4, ls + 4, j + 4, acc1.getS4(), acc1.getS5(), acc1.getS6(), acc1.getS7());
+        storeScores(scores, logSize, proportional, q + 1, tokens, row, ls, j,
+                acc1.getS0(), acc1.getS1(), acc1.getS2(), acc1.getS3());
+        storeScores(scores, logSize, proportional, q + 1, tokens, row + 4, ls + 4, j + 4,
+                acc1.getS4(), acc1.getS5(), acc1.getS6(), acc1.getS7());
         row += keyStride;
-        storeScores(scores, logSize, proportional, q + 2, tokens, row, ls, j, acc2.getS0(), acc2.getS1(), acc2.getS2(), acc2.getS3());
-        storeScores(scores, logSize, proportional, q + 2, tokens, row + 4, ls + 4, j + 4, acc2.getS4(), acc2.getS5(), acc2.getS6(), acc2.getS7());
+        storeScores(scores, logSize, proportional, q + 2, tokens, row, ls, j,
+                acc2.getS0(), acc2.getS1(), acc2.getS2(), acc2.getS3());
+        storeScores(scores, logSize, proportional, q + 2, tokens, row + 4, ls + 4, j + 4,
+                acc2.getS4(), acc2.getS5(), acc2.getS6(), acc2.getS7());
         row += keyStride;
-        storeScores(scores, logSize, proportional, q + 3, tokens, row, ls, j, acc3.getS0(), acc3.getS1(), acc3.getS2(), acc3.getS3());
-        storeScores(scores, logSize, proportional, q + 3, tokens, row + 4, ls + 4, j + 4, acc3.getS4(), acc3.getS5(), acc3.getS6(), acc3.getS7());
+        storeScores(scores, logSize, proportional, q + 3, tokens, row, ls, j,
+                acc3.getS0(), acc3.getS1(), acc3.getS2(), acc3.getS3());
+        storeScores(scores, logSize, proportional, q + 3, tokens, row + 4, ls + 4, j + 4,
+                acc3.getS4(), acc3.getS5(), acc3.getS6(), acc3.getS7());
     }
 
     /** Four scores of one query, keys j..j+3, those of live keys only. */
