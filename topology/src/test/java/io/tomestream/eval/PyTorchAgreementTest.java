@@ -19,36 +19,42 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * The trained model's predictions against PyTorch's (tools/reference/predict_fashion_mnist.py) on
+ * Each trained model's predictions against PyTorch's (tools/reference/predict_fashion_mnist.py) on
  * the Fashion-MNIST test set, through the full path a streaming event takes: PNG bytes, decoding,
  * timm's preprocessing, the forward pass with ToMe. CI checks the first 1,000 images;
  * {@code -Dagreement.limit=10000} checks them all.
  */
 class PyTorchAgreementTest {
-    private static final Path MODEL = Path.of("..", "models", "fmnist-vit-49");
+    private static final Path MODELS = Path.of("..", "models");
     private static final int LIMIT = Integer.getInteger("agreement.limit", 1000);
 
     @TestFactory
     Stream<DynamicTest> agreesWithPyTorch() throws Exception {
-        Path expected = MODEL.resolve("reference-predictions.json");
-        assumeTrue(Files.isRegularFile(expected), "no trained model with reference predictions at " + MODEL);
+        List<Path> models;
+        try (Stream<Path> dirs = Files.list(MODELS)) {
+            models = dirs.filter(d -> Files.isRegularFile(d.resolve("reference-predictions.json"))).sorted().toList();
+        }
+        // The models are committed; an empty list means the test lost them, not that there's nothing to check.
+        assertTrue(models.size() >= 2, "expected fmnist-vit-49 and fmnist-vit-196 with reference predictions, found " + models);
         assumeTrue(FashionMnist.present(FashionMnist.DEBIAN_DIR), "Fashion-MNIST is not installed (bin/setup)");
-        Map<?, ?> reference = (Map<?, ?>) Json.parse(Files.readString(expected));
         FashionMnist data = FashionMnist.readTestSet(FashionMnist.DEBIAN_DIR, LIMIT);
         List<DynamicTest> tests = new ArrayList<>();
-        for (Object o : (List<?>) reference.get("cases")) {
-            Map<?, ?> c = (Map<?, ?>) o;
-            String tome = (String) c.get("tome");
-            List<?> top1 = (List<?>) c.get("top1");
-            tests.add(DynamicTest.dynamicTest("tome " + tome + " on " + data.size() + " images",
-                    () -> check(data, tome, top1)));
+        for (Path model : models) {
+            Map<?, ?> reference = (Map<?, ?>) Json.parse(Files.readString(model.resolve("reference-predictions.json")));
+            for (Object o : (List<?>) reference.get("cases")) {
+                Map<?, ?> c = (Map<?, ?>) o;
+                String tome = (String) c.get("tome");
+                List<?> top1 = (List<?>) c.get("top1");
+                tests.add(DynamicTest.dynamicTest(model.getFileName() + ", tome " + tome + " on " + data.size() + " images",
+                        () -> check(model, data, tome, top1)));
+            }
         }
         return tests.stream();
     }
 
-    private static void check(FashionMnist data, String tome, List<?> torchTop1) throws Exception {
+    private static void check(Path model, FashionMnist data, String tome, List<?> torchTop1) throws Exception {
         int n = Math.min(data.size(), torchTop1.size()), agree = 0, correct = 0;
-        try (Classifier c = Classifier.open(MODEL.toString(), Classifier.Options.defaults().withTome(tome).withTopK(1))) {
+        try (Classifier c = Classifier.open(model.toString(), Classifier.Options.defaults().withTome(tome).withTopK(1))) {
             for (int from = 0; from < n; from += 100) {
                 List<byte[]> batch = new ArrayList<>();
                 for (int i = from; i < Math.min(n, from + 100); i++) batch.add(data.png(i));
@@ -61,8 +67,8 @@ class PyTorchAgreementTest {
             }
         }
         double rate = (double) agree / n;
-        System.out.printf("tome %s: Java agrees with PyTorch on %d of %d images (%.2f%%); Java top-1 %.2f%%%n",
-                tome, agree, n, 100 * rate, 100.0 * correct / n);
+        System.out.printf("%s, tome %s: Java agrees with PyTorch on %d of %d images (%.2f%%); Java top-1 %.2f%%%n",
+                model.getFileName(), tome, agree, n, 100 * rate, 100.0 * correct / n);
         assertTrue(rate >= 0.999, "agreement " + agree + "/" + n);
     }
 }
