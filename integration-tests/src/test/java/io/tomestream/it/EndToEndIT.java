@@ -20,7 +20,6 @@ import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.zip.CRC32;
 
 import javax.imageio.ImageIO;
 
@@ -48,6 +47,7 @@ import io.apicurio.registry.serde.avro.AvroKafkaDeserializer;
 import io.apicurio.registry.serde.avro.AvroKafkaSerializer;
 import io.tomestream.classify.Classifier;
 import io.tomestream.config.Settings;
+import io.tomestream.demo.Demo;
 import io.tomestream.metrics.PipelineMetrics;
 import io.tomestream.schema.Classification;
 import io.tomestream.schema.DeadLetter;
@@ -169,8 +169,8 @@ class EndToEndIT {
                 {"bad-random-bytes", noise, DeadLetterReason.UNSUPPORTED_FORMAT},
                 {"bad-truncated-jpeg", Arrays.copyOf(jpeg, jpeg.length / 2), DeadLetterReason.UNDECODABLE_IMAGE},
                 {"bad-jpeg-cut-in-scan", Arrays.copyOf(jpeg, (startOfScan(jpeg) + jpeg.length) / 2), DeadLetterReason.UNDECODABLE_IMAGE},
-                {"bad-huge-png", pngClaiming(20000, 20000), DeadLetterReason.IMAGE_TOO_LARGE},
-                {"bad-huge-png-wide", pngClaiming(20000, 16), DeadLetterReason.IMAGE_TOO_LARGE},
+                {"bad-huge-png", Demo.pngClaiming(20000, 20000), DeadLetterReason.IMAGE_TOO_LARGE},
+                {"bad-huge-png-wide", Demo.pngClaiming(20000, 16), DeadLetterReason.IMAGE_TOO_LARGE},
                 {"bad-not-avro", null, DeadLetterReason.SCHEMA_ERROR},
                 {"bad-json", null, DeadLetterReason.SCHEMA_ERROR},
                 {"bad-unknown-schema-id", null, DeadLetterReason.SCHEMA_ERROR},
@@ -355,18 +355,5 @@ class EndToEndIT {
             }
         }
         throw new AssertionError("no SOS marker");
-    }
-
-    private static byte[] pngClaiming(int width, int height) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        out.writeBytes(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'});
-        ByteBuffer ihdr = ByteBuffer.allocate(4 + 13).put("IHDR".getBytes(StandardCharsets.US_ASCII))
-                .putInt(width).putInt(height).put((byte) 8).put((byte) 2).put((byte) 0).put((byte) 0).put((byte) 0);
-        CRC32 crc = new CRC32();
-        crc.update(ihdr.array());
-        out.writeBytes(ByteBuffer.allocate(4).putInt(13).array());
-        out.writeBytes(ihdr.array());
-        out.writeBytes(ByteBuffer.allocate(4).putInt((int) crc.getValue()).array());
-        return out.toByteArray();
     }
 }

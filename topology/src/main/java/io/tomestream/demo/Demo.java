@@ -380,8 +380,11 @@ public final class Demo {
         };
     }
 
-    /** A PNG whose header alone claims {@code width x height}; the decoder refuses it before reading a pixel. */
-    static byte[] pngClaiming(int width, int height) {
+    /**
+     * A PNG whose header alone claims {@code width x height}; the decoder refuses it before reading a pixel.
+     * The tests send the same bad input.
+     */
+    public static byte[] pngClaiming(int width, int height) {
         ByteArrayOutputStream png = new ByteArrayOutputStream();
         png.writeBytes(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'});
         ByteBuffer ihdr = ByteBuffer.allocate(4 + 13).put("IHDR".getBytes(StandardCharsets.US_ASCII))

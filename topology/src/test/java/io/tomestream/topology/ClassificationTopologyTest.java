@@ -154,7 +154,7 @@ class ClassificationTopologyTest {
         pipe(sent, "good-0", encoded("evt-good-0", image(0)));
         pipe(sent, "corrupt", encoded("evt-corrupt", corrupt));
         pipe(sent, "truncated", encoded("evt-truncated", Arrays.copyOf(png, png.length / 2)));
-        pipe(sent, "huge", encoded("evt-huge", Fixtures.pngClaiming(20000, 20000)));
+        pipe(sent, "huge", encoded("evt-huge", io.tomestream.demo.Demo.pngClaiming(20000, 20000)));
         pipe(sent, "good-1", encoded("evt-good-1", image(1)));
         pipe(sent, "not-avro", "{\"eventId\": \"json?\"}".getBytes(StandardCharsets.UTF_8));
         pipe(sent, "wrong-type", SingleObjectAvroSerdeTest.someClassification());

@@ -6,7 +6,6 @@ import io.tomestream.model.ModelException;
 import io.tomestream.schema.ImageEvent;
 import io.tomestream.schema.SingleObjectSerde;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -15,7 +14,6 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.zip.CRC32;
 
 /** The engine's test model and images, and ImageEvents made from them. */
 final class Fixtures {
@@ -56,20 +54,6 @@ final class Fixtures {
 
     static byte[] encoded(String id, byte[] image) {
         return EVENTS.encode(event(id, image));
-    }
-
-    /** A PNG whose header alone claims {@code width x height}; ImageIO reads the size before any pixel. */
-    static byte[] pngClaiming(int width, int height) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        out.writeBytes(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'});
-        ByteBuffer ihdr = ByteBuffer.allocate(4 + 13).put("IHDR".getBytes())
-                .putInt(width).putInt(height).put((byte) 8).put((byte) 2).put((byte) 0).put((byte) 0).put((byte) 0);
-        CRC32 crc = new CRC32();
-        crc.update(ihdr.array());
-        out.writeBytes(ByteBuffer.allocate(4).putInt(13).array());
-        out.writeBytes(ihdr.array());
-        out.writeBytes(ByteBuffer.allocate(4).putInt((int) crc.getValue()).array());
-        return out.toByteArray();
     }
 
     /** Settings for TopologyTestDriver: the test model, a state dir of the test's own, and the given overrides. */
