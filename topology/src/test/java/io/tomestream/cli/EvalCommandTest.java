@@ -6,16 +6,15 @@ import org.junit.jupiter.api.io.TempDir;
 
 import javax.imageio.ImageIO;
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.zip.GZIPOutputStream;
 
+import static io.tomestream.cli.CommandRun.assertUsageError;
+import static io.tomestream.cli.CommandRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -26,14 +25,7 @@ class EvalCommandTest {
     private static final Path FIXTURES = Path.of("..", "tornado-kernels", "src", "test", "resources", "fixtures");
     private static final String MODEL = FIXTURES.resolve("vit-tiny-rand").toString();
 
-    private record Run(int code, String out, String err) {
-    }
 
-    private static Run run(String... argv) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        int code = Main.run(argv, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    }
 
     /** A test split of {@code n} 28×28 images in Fashion-MNIST's gzipped IDX format. */
     static void writeTestSplit(Path dir, int n) throws IOException {
@@ -57,7 +49,7 @@ class EvalCommandTest {
     void evalPrintsARowPerReducerAndBudgetAndWritesCsvAndPlot(@TempDir Path dir) throws Exception {
         writeTestSplit(dir, 20);
         Path csv = dir.resolve("out/eval.csv"), plot = dir.resolve("out/eval.png");
-        Run r = run("eval", "--model", MODEL, "--dataset", "fashion-mnist", "--dataset-dir", dir.toString(), "--split", "test",
+        CommandRun r = run("eval", "--model", MODEL, "--dataset", "fashion-mnist", "--dataset-dir", dir.toString(), "--split", "test",
                 "--limit", "15", "--reducer", "tome,prune,pool", "--budget", "4;8:-1", "--batch", "4", "--threads", "2",
                 "--warmup", "0", "--csv", csv.toString(), "--plot", plot.toString());
         assertEquals(0, r.code(), r.err());
@@ -83,40 +75,34 @@ class EvalCommandTest {
 
     @Test
     void evalMistakesAreOneLineErrors(@TempDir Path dir) throws Exception {
-        assertError(run("eval", "--model", MODEL, "--dataset-dir", dir.toString()), "Fashion-MNIST (test) is not in");
+        assertUsageError(run("eval", "--model", MODEL, "--dataset-dir", dir.toString()), "Fashion-MNIST (test) is not in");
         writeTestSplit(dir, 3);
-        assertError(run("eval", "--model", MODEL, "--dataset-dir", dir.toString(), "--reducer", "evit"), "--reducer takes names from tome, prune, pool");
-        assertError(run("eval", "--model", MODEL, "--dataset-dir", dir.toString(), "--budget", "4;x"), "spec 'x' doesn't parse");
-        assertError(run("eval", "--model", MODEL, "--dataset", "cifar10"), "--dataset must be fashion-mnist");
-        assertError(run("eval", "--model", MODEL, "--split", "val"), "unknown split 'val'");
-        assertError(run("eval", "--model", FIXTURES.resolve("vit-avg-rand").toString(), "--dataset-dir", dir.toString(), "--reducer", "prune"),
+        assertUsageError(run("eval", "--model", MODEL, "--dataset-dir", dir.toString(), "--reducer", "evit"), "--reducer takes names from tome, prune, pool");
+        assertUsageError(run("eval", "--model", MODEL, "--dataset-dir", dir.toString(), "--budget", "4;x"), "spec 'x' doesn't parse");
+        assertUsageError(run("eval", "--model", MODEL, "--dataset", "cifar10"), "--dataset must be fashion-mnist");
+        assertUsageError(run("eval", "--model", MODEL, "--split", "val"), "unknown split 'val'");
+        assertUsageError(run("eval", "--model", FIXTURES.resolve("vit-avg-rand").toString(), "--dataset-dir", dir.toString(), "--reducer", "prune"),
                 "no class token");
-        assertError(run("classify", "--model", MODEL, "--budget", "4", "--tome", "8", FIXTURES.resolve("images/img0.png").toString()),
+        assertUsageError(run("classify", "--model", MODEL, "--budget", "4", "--tome", "8", FIXTURES.resolve("images/img0.png").toString()),
                 "--budget and --tome name the same setting");
     }
 
-    private static void assertError(Run r, String fragment) {
-        assertEquals(2, r.code(), r.err());
-        assertTrue(r.err().contains(fragment), r.err());
-        assertTrue(!r.err().contains("\tat "), "no stack trace: " + r.err());
-        assertEquals("", r.out());
-    }
 
     @Test
     void evalOnTheRealTestSet() {
         assumeTrue(FashionMnist.present(FashionMnist.DEBIAN_DIR), "Fashion-MNIST is not installed in " + FashionMnist.DEBIAN_DIR);
-        Run r = run("eval", "--model", MODEL, "--limit", "24", "--reducer", "pool", "--budget", "8", "--batch", "8", "--threads", "2", "--warmup", "0");
+        CommandRun r = run("eval", "--model", MODEL, "--limit", "24", "--reducer", "pool", "--budget", "8", "--batch", "8", "--threads", "2", "--warmup", "0");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("| pool | 8 |"), r.out());
     }
 
     @Test
     void classifyAndBenchTakeAReducer() {
-        Run c = run("classify", "--model", MODEL, "--reducer", "prune", "--budget", "8:-1", "--json", FIXTURES.resolve("images/img0.png").toString());
+        CommandRun c = run("classify", "--model", MODEL, "--reducer", "prune", "--budget", "8:-1", "--json", FIXTURES.resolve("images/img0.png").toString());
         assertEquals(0, c.code(), c.err());
         assertTrue(c.out().contains("\"tokens\":[65,49,39,34,34]"), c.out());
         assertTrue(c.err().contains("reducer prune, budget 8:-1"), c.err());
-        Run b = run("bench", "--model", MODEL, "--reducer", "pool", "--budget", "8", "--batch", "2", "--threads", "2", "--seconds", "0.2", "--warmup", "0.1");
+        CommandRun b = run("bench", "--model", MODEL, "--reducer", "pool", "--budget", "8", "--batch", "2", "--threads", "2", "--seconds", "0.2", "--warmup", "0.1");
         assertEquals(0, b.code(), b.err());
         assertTrue(b.out().contains("| pool budget | img/s |") && b.out().contains("| 8 |"), b.out());
     }
@@ -124,7 +110,7 @@ class EvalCommandTest {
     @Test
     void visualizeDrawsTheImageAndItsTokens(@TempDir Path dir) throws Exception {
         Path png = dir.resolve("map.png");
-        Run r = run("visualize", "--model", MODEL, "--tome", "8", FIXTURES.resolve("images/img0.png").toString(), "--out", png.toString());
+        CommandRun r = run("visualize", "--model", MODEL, "--tome", "8", FIXTURES.resolve("images/img0.png").toString(), "--out", png.toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("65 -> 33 tokens"), r.out());
         BufferedImage image = ImageIO.read(png.toFile());

@@ -4,15 +4,14 @@ import io.tomestream.json.Json;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
+import static io.tomestream.cli.CommandRun.assertUsageError;
+import static io.tomestream.cli.CommandRun.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -21,17 +20,7 @@ class MainTest {
     private static final Path FIXTURES = Path.of("..", "tornado-kernels", "src", "test", "resources", "fixtures");
     private static final String MODEL = FIXTURES.resolve("vit-tiny-rand").toString();
 
-    private record Run(int code, String out, String err) {
-        List<String> outLines() {
-            return out.isBlank() ? List.of() : List.of(out.strip().split("\n"));
-        }
-    }
 
-    private static Run run(String... argv) {
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        int code = Main.run(argv, new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-    }
 
     private static String image(int i) {
         return FIXTURES.resolve("images/img" + i + ".png").toString();
@@ -39,7 +28,7 @@ class MainTest {
 
     @Test
     void classifyJsonPrintsOneObjectPerImage() {
-        Run r = run("classify", "--model", MODEL, "--tome", "8:-1", "--top", "3", "--json", image(0), image(1), image(2));
+        CommandRun r = run("classify", "--model", MODEL, "--tome", "8:-1", "--top", "3", "--json", image(0), image(1), image(2));
         assertEquals(0, r.code(), r.err());
         List<String> lines = r.outLines();
         assertEquals(3, lines.size(), r.out());
@@ -61,7 +50,7 @@ class MainTest {
         Path bad = dir.resolve("broken.png");
         byte[] png = Files.readAllBytes(Path.of(image(0)));
         Files.write(bad, java.util.Arrays.copyOf(png, png.length / 2)); // truncated mid-stream
-        Run r = run("classify", "--model", MODEL, "--json", image(0), bad.toString(), dir.resolve("missing.png").toString(), image(1));
+        CommandRun r = run("classify", "--model", MODEL, "--json", image(0), bad.toString(), dir.resolve("missing.png").toString(), image(1));
         assertEquals(1, r.code());
         List<String> lines = r.outLines();
         assertEquals(4, lines.size(), r.out());
@@ -77,26 +66,20 @@ class MainTest {
 
     @Test
     void mistakesGiveOneLineErrorsAndExitCode2(@TempDir Path dir) throws Exception {
-        assertError(run("classify", "--model", MODEL, "--tome", "16:x", image(0)), "ToMe spec '16:x' doesn't parse");
-        assertError(run("classify", "--model", dir.resolve("nope").toString(), image(0)), "does not exist");
-        assertError(run("classify", "--model", MODEL), "classify needs at least one IMAGE");
-        assertError(run("classify", "--model", MODEL, "--frobnicate", image(0)), "unknown option --frobnicate");
-        assertError(run("bench", "--model", "random:resnet50"), "unknown architecture 'resnet50'");
+        assertUsageError(run("classify", "--model", MODEL, "--tome", "16:x", image(0)), "ToMe spec '16:x' doesn't parse");
+        assertUsageError(run("classify", "--model", dir.resolve("nope").toString(), image(0)), "does not exist");
+        assertUsageError(run("classify", "--model", MODEL), "classify needs at least one IMAGE");
+        assertUsageError(run("classify", "--model", MODEL, "--frobnicate", image(0)), "unknown option --frobnicate");
+        assertUsageError(run("bench", "--model", "random:resnet50"), "unknown architecture 'resnet50'");
         Files.writeString(dir.resolve("config.json"), "{\"architecture\": \"vit_tiny_patch16_224\", \"num_classes\": 10}");
         Files.write(dir.resolve("model.safetensors"), new byte[] {8, 0, 0, 0, 0, 0, 0, 0, '{', '}'});
-        assertError(run("classify", "--model", dir.toString(), image(0)), "malformed safetensors header");
+        assertUsageError(run("classify", "--model", dir.toString(), image(0)), "malformed safetensors header");
     }
 
-    private static void assertError(Run r, String fragment) {
-        assertEquals(2, r.code(), r.err());
-        assertTrue(r.err().contains(fragment), r.err());
-        assertTrue(!r.err().contains("\tat "), "no stack trace: " + r.err());
-        assertEquals("", r.out());
-    }
 
     @Test
     void benchPrintsATableWithTheBaseline() {
-        Run r = run("bench", "--model", MODEL, "--batch", "2", "--threads", "2", "--tome", "8;8:-1", "--seconds", "0.2", "--warmup", "0.1");
+        CommandRun r = run("bench", "--model", MODEL, "--batch", "2", "--threads", "2", "--tome", "8;8:-1", "--seconds", "0.2", "--warmup", "0.1");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("| ToMe | img/s | ms/batch | tokens at last block | GFLOPs/img | speedup |"), r.out());
         assertTrue(r.out().contains("| 0 |") && r.out().contains("| 8 |") && r.out().contains("| 8:-1 |"), r.out());
