@@ -7,7 +7,9 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * A fixed set of threads that run the indices of one parallel loop, with the calling thread
  * taking part. A forward pass runs dozens of short loops per block, so a loop costs no allocation
- * and workers spin briefly before parking. Loops from one pool run one at a time.
+ * and workers spin briefly before parking: long enough to catch the next loop of a forward pass
+ * (microseconds apart), short enough that an idle pool costs no CPU while the caller does other
+ * work, such as decoding the next batch. Loops from one pool run one at a time.
  */
 public final class WorkerPool implements AutoCloseable {
 
@@ -17,7 +19,8 @@ public final class WorkerPool implements AutoCloseable {
         void run(int index);
     }
 
-    private static final int SPINS = 20_000;
+    /** How long an idle thread spins before it parks. */
+    private static final long SPIN_NANOS = 50_000;
 
     private final Thread[] workers;
     // generation in the high 32 bits, next index in the low 32 bits: a worker late from an old
@@ -60,9 +63,9 @@ public final class WorkerPool implements AutoCloseable {
         cursor.set((long) generation << 32); // publishes task and count to the workers
         for (Thread w : workers) LockSupport.unpark(w);
         work(generation);
-        int spins = 0;
+        long waitingSince = System.nanoTime();
         while (done.get() < n) {
-            if (++spins < SPINS) Thread.onSpinWait();
+            if (System.nanoTime() - waitingSince < SPIN_NANOS) Thread.onSpinWait();
             else LockSupport.parkNanos(this, 50_000);
         }
         // Close this generation before the next loop changes count and task: a worker that read the
@@ -97,15 +100,15 @@ public final class WorkerPool implements AutoCloseable {
 
     private void workLoop() {
         int seen = 0;
-        int idle = 0;
+        long idleSince = System.nanoTime();
         while (!closed) {
             long c = cursor.get();
             int gen = (int) (c >>> 32);
             if (gen != seen && (int) c < count) {
                 seen = gen;
                 work(gen);
-                idle = 0;
-            } else if (++idle < SPINS) {
+                idleSince = System.nanoTime();
+            } else if (System.nanoTime() - idleSince < SPIN_NANOS) {
                 Thread.onSpinWait();
             } else {
                 LockSupport.park(this);

@@ -3,6 +3,7 @@ package io.tomestream.classify;
 import io.tomestream.backend.Backend;
 import io.tomestream.backend.Backends;
 import io.tomestream.backend.ForwardResult;
+import io.tomestream.backend.WorkerPool;
 import io.tomestream.image.ImageException;
 import io.tomestream.image.Preprocessor;
 import io.tomestream.merge.Schedule;
@@ -30,17 +31,21 @@ public final class Classifier implements AutoCloseable {
      * @param reducer how tokens are removed: {@code tome} (merging), {@code prune} or {@code pool}; see
      *                {@link io.tomestream.merge.TokenReducer}
      */
-    public record Options(String tome, String backend, int threads, int topK, String reducer) {
+    public record Options(String tome, String backend, int threads, int topK, String reducer, boolean fastDecode) {
         public Options(String tome, String backend, int threads, int topK) {
-            this(tome, backend, threads, topK, "tome");
+            this(tome, backend, threads, topK, "tome", false);
+        }
+
+        public Options(String tome, String backend, int threads, int topK, String reducer) {
+            this(tome, backend, threads, topK, reducer, false);
         }
 
         public static Options defaults() {
-            return new Options("0", "auto", 0, 5, "tome");
+            return new Options("0", "auto", 0, 5, "tome", false);
         }
 
         public Options withTome(String t) {
-            return new Options(t, backend, threads, topK, reducer);
+            return new Options(t, backend, threads, topK, reducer, fastDecode);
         }
 
         /** The same as {@link #withTome}: the schedule is the budget of whichever reducer is chosen. */
@@ -49,19 +54,24 @@ public final class Classifier implements AutoCloseable {
         }
 
         public Options withBackend(String b) {
-            return new Options(tome, b, threads, topK, reducer);
+            return new Options(tome, b, threads, topK, reducer, fastDecode);
         }
 
         public Options withThreads(int n) {
-            return new Options(tome, backend, n, topK, reducer);
+            return new Options(tome, backend, n, topK, reducer, fastDecode);
         }
 
         public Options withTopK(int k) {
-            return new Options(tome, backend, threads, k, reducer);
+            return new Options(tome, backend, threads, k, reducer, fastDecode);
         }
 
         public Options withReducer(String r) {
-            return new Options(tome, backend, threads, topK, r);
+            return new Options(tome, backend, threads, topK, r, fastDecode);
+        }
+
+        /** JPEG draft decoding (see {@link Preprocessor#Preprocessor(io.tomestream.image.InputSpec, boolean)}); off by default. */
+        public Options withFastDecode(boolean on) {
+            return new Options(tome, backend, threads, topK, reducer, on);
         }
     }
 
@@ -70,6 +80,8 @@ public final class Classifier implements AutoCloseable {
     private final int[] rPerLayer;
     private final Backend backend;
     private final Preprocessor preprocessor;
+    /** Decodes and preprocesses the images of a batch in parallel; parked while the backend runs. */
+    private final WorkerPool decoders;
     private final int topK;
     private final ForwardResult result = new ForwardResult();
     private float[] pixels = new float[0];
@@ -80,7 +92,8 @@ public final class Classifier implements AutoCloseable {
         this.rPerLayer = schedule.perLayer(model.config().depth());
         int threads = options.threads() > 0 ? options.threads() : Backends.defaultThreads();
         this.backend = Backends.create(options.backend(), model, threads, options.reducer() == null ? "tome" : options.reducer());
-        this.preprocessor = new Preprocessor(model.config().input());
+        this.preprocessor = new Preprocessor(model.config().input(), options.fastDecode());
+        this.decoders = new WorkerPool(threads);
         this.topK = Math.max(1, Math.min(options.topK(), model.config().numClasses()));
     }
 
@@ -141,27 +154,44 @@ public final class Classifier implements AutoCloseable {
     }
 
     /** Decodes, preprocesses and classifies a batch of encoded images (PNG, JPEG, BMP, GIF). */
-    public synchronized List<Outcome> classify(List<byte[]> encoded) {
+    public List<Outcome> classify(List<byte[]> encoded) {
+        return classify(encoded, rPerLayer);
+    }
+
+    /**
+     * The same with another budget for this batch alone: tokens removed per block, as
+     * {@link Schedule#perLayer} gives them. ToMe needs no reload to change r, so a caller may pick it
+     * per batch, as the streaming app's {@code budget=auto} does.
+     */
+    public synchronized List<Outcome> classify(List<byte[]> encoded, int[] rPerBlock) {
         int n = encoded.size(), len = imageLength();
         ensurePixels(n);
         Outcome[] outcomes = new Outcome[n];
         double[] prepMillis = new double[n];
+        // Every image is written at its own index, in parallel; the rejected ones' slots are closed up after.
+        float[] tensors = pixels;
+        decoders.run(n, i -> {
+            long t0 = System.nanoTime();
+            try {
+                preprocessor.toTensor(encoded.get(i), tensors, i * len);
+            } catch (ImageException e) {
+                outcomes[i] = new Outcome.Rejected(e);
+            }
+            prepMillis[i] = (System.nanoTime() - t0) / 1e6;
+        });
         int[] slotOf = new int[n];
         int good = 0;
         for (int i = 0; i < n; i++) {
-            long t0 = System.nanoTime();
-            try {
-                preprocessor.toTensor(encoded.get(i), pixels, good * len);
-                slotOf[i] = good++;
-            } catch (ImageException e) {
-                outcomes[i] = new Outcome.Rejected(e);
+            if (outcomes[i] != null) {
                 slotOf[i] = -1;
+                continue;
             }
-            prepMillis[i] = (System.nanoTime() - t0) / 1e6;
+            if (good != i) System.arraycopy(pixels, i * len, pixels, good * len, len);
+            slotOf[i] = good++;
         }
         if (good > 0) {
             long t0 = System.nanoTime();
-            backend.forward(pixels, good, rPerLayer, result);
+            backend.forward(pixels, good, rPerBlock, result);
             double forwardMillis = (System.nanoTime() - t0) / 1e6;
             for (int i = 0; i < n; i++) {
                 if (slotOf[i] >= 0) {
@@ -210,6 +240,7 @@ public final class Classifier implements AutoCloseable {
 
     @Override
     public void close() {
+        decoders.close();
         backend.close();
     }
 }

@@ -26,6 +26,12 @@ public final class ImageDecoder {
     public static final long MAX_PIXELS = 64_000_000L;
     public static final int MAX_SIDE = 16384;
 
+    /** Which decoder reads JPEGs here, for start-up logs: libjpeg-turbo, or ImageIO and why. */
+    public static String jpegDecoder() {
+        String why = TurboJpeg.unavailableBecause();
+        return why == null ? "libjpeg-turbo" : "ImageIO (" + why + ")";
+    }
+
     /**
      * Formats whose decoding has been checked against PIL. The JDK also reads TIFF and WBMP; those are
      * refused rather than trusted untested (and WBMP's loose signature would otherwise claim random bytes).
@@ -41,12 +47,29 @@ public final class ImageDecoder {
      *     reader merely warns about)
      */
     public static Pixels decode(byte[] encoded, int channels) throws ImageException {
+        return decode(encoded, channels, null);
+    }
+
+    /**
+     * @param draft null for the exact decode; otherwise a JPEG may be decoded smaller, in the DCT domain,
+     *              down to the size {@code draft} asks for (see {@link TurboJpeg#decode})
+     */
+    static Pixels decode(byte[] encoded, int channels, TurboJpeg.Draft draft) throws ImageException {
         if (channels != 1 && channels != 3) {
             throw new IllegalArgumentException("channels must be 1 or 3, got " + channels);
         }
         if (encoded == null || encoded.length == 0) {
             throw undecodable("the image is empty (0 bytes)", null);
         }
+        if (signature(encoded, "\u00ff\u00d8\u00ff")) {
+            Pixels fast = TurboJpeg.decode(encoded, ImageDecoder::checkSize, draft);
+            if (fast != null) return ModeConversion.toChannels(fast, channels);
+        }
+        return decodeWithImageIO(encoded, channels);
+    }
+
+    /** The ImageIO path alone: every format, and every JPEG that libjpeg-turbo leaves to it. */
+    static Pixels decodeWithImageIO(byte[] encoded, int channels) throws ImageException {
         // A memory-backed stream on purpose: ImageIO.createImageInputStream would spill to a temp file
         // whenever ImageIO's global cache flag is on, which is its default.
         byte[] data = JpegProfiles.withoutIccProfile(encoded);

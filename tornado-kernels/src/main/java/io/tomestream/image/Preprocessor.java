@@ -7,15 +7,32 @@ import java.util.Objects;
  * resize the shorter side to {@code floor(size / crop_pct)}, centre-crop to the input size, scale to
  * [0, 1] and normalise with the model's mean and std, written as CHW floats.
  *
- * <p>Immutable and thread-safe: all state is fixed at construction.
+ * <p>Immutable and thread-safe: all state is fixed at construction, so the images of a batch can be
+ * preprocessed in parallel.
  */
 public final class Preprocessor {
     private final InputSpec spec;
     /** {@code (v / 255f - mean) / std} for every byte value, per channel; the float steps are torch's, so results are identical. */
     private final float[][] normalized;
 
+    /** Draft JPEG decoding: off, the exact path. */
+    private final TurboJpeg.Draft draft;
+
     public Preprocessor(InputSpec spec) {
+        this(spec, false);
+    }
+
+    /**
+     * @param fastDecode decode JPEGs much larger than the model's input at 1/2, 1/4 or 1/8 of their size in
+     *                   the DCT domain, as PIL's {@code draft()} does, keeping at least the size the resize
+     *                   targets. Faster, and no longer PIL's eval transform exactly; off by default.
+     */
+    public Preprocessor(InputSpec spec, boolean fastDecode) {
         this.spec = Objects.requireNonNull(spec, "spec");
+        this.draft = fastDecode ? (w, h) -> {
+            EvalGeometry g = EvalGeometry.of(spec, w, h);
+            return new int[] {g.resizedWidth(), g.resizedHeight()};
+        } : null;
         float[] mean = spec.mean();
         float[] std = spec.std();
         normalized = new float[spec.channels()][256];
@@ -37,7 +54,7 @@ public final class Preprocessor {
 
     /** Decodes then preprocesses; see {@link ImageDecoder#decode} for the failures. */
     public void toTensor(byte[] encoded, float[] out, int offset) throws ImageException {
-        toTensor(ImageDecoder.decode(encoded, spec.channels()), out, offset);
+        toTensor(ImageDecoder.decode(encoded, spec.channels(), draft), out, offset);
     }
 
     /**
@@ -57,30 +74,29 @@ public final class Preprocessor {
         }
     }
 
-    /** The 8-bit image just before ToTensor: what PIL holds after resize and centre crop. */
+    /**
+     * The 8-bit image just before ToTensor: what PIL holds after resize and centre crop. Only the part of
+     * the resized image inside the crop window is computed; parts of the window outside the image stay
+     * zero, torchvision's padding.
+     */
     Pixels cropped(Pixels pixels) {
         Pixels source = ModeConversion.toChannels(pixels, spec.channels());
-        EvalGeometry geometry = EvalGeometry.of(spec, source.width(), source.height());
-        Pixels resized = Resampler.resize(source, geometry.resizedWidth(), geometry.resizedHeight(), geometry.interpolation());
-        return crop(resized, geometry.left(), geometry.top());
-    }
-
-    /** Copies the crop window; parts of it outside the image stay zero, torchvision's padding. */
-    private Pixels crop(Pixels image, int left, int top) {
-        int channels = image.channels();
+        EvalGeometry g = EvalGeometry.of(spec, source.width(), source.height());
         int width = spec.width();
         int height = spec.height();
-        if (left == 0 && top == 0 && image.width() == width && image.height() == height) {
-            return image;
+        int x0 = Math.max(0, g.left());
+        int x1 = Math.min(g.resizedWidth(), g.left() + width);
+        int y0 = Math.max(0, g.top());
+        int y1 = Math.min(g.resizedHeight(), g.top() + height);
+        Pixels window = Resampler.resizeWindow(source, g.resizedWidth(), g.resizedHeight(), g.interpolation(), x0, x1, y0, y1);
+        if (window.width() == width && window.height() == height) {
+            return window;
         }
+        int channels = window.channels();
         byte[] out = new byte[width * height * channels];
-        int x0 = Math.max(0, -left);
-        int x1 = Math.min(width, image.width() - left);
-        for (int y = 0; y < height; y++) {
-            int sy = y + top;
-            if (sy < 0 || sy >= image.height() || x1 <= x0) continue;
-            System.arraycopy(image.data(), (sy * image.width() + x0 + left) * channels,
-                    out, (y * width + x0) * channels, (x1 - x0) * channels);
+        int rowBytes = window.width() * channels;
+        for (int y = 0; y < window.height(); y++) {
+            System.arraycopy(window.data(), y * rowBytes, out, ((y + y0 - g.top()) * width + x0 - g.left()) * channels, rowBytes);
         }
         return new Pixels(width, height, channels, out);
     }
