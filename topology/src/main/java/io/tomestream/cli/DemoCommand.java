@@ -13,7 +13,7 @@ final class DemoCommand {
     }
 
     static int run(String[] argv, PrintStream out, PrintStream err) throws ModelException {
-        Args args = new Args(argv, 0, Set.of("events", "bad", "model", "data", "dataset", "tome", "partitions", "threads", "rate"), Set.of());
+        Args args = new Args(argv, 0, Set.of("events", "bad", "model", "data", "dataset", "tome", "budget", "partitions", "threads", "rate"), Set.of());
         if (!args.positionals().isEmpty()) throw new Args.UsageException("demo takes no positional arguments, got '" + args.positionals().getFirst() + "'");
         Demo.Options defaults = Demo.Options.defaults();
         double rate = args.number("rate", 0);
@@ -24,7 +24,7 @@ final class DemoCommand {
                 .withModel(args.get("model", null))
                 .withData(args.get("data", defaults.data()))
                 .withDatasetDir(Path.of(args.get("dataset", defaults.datasetDir().toString())))
-                .withTome(args.get("tome", defaults.tome()))
+                .withTome(args.get("budget", args.get("tome", defaults.tome())))
                 .withPartitions(args.integer("partitions", defaults.partitions(), 1))
                 .withThreads(args.integer("threads", defaults.threads(), 0))
                 .withRate(rate);

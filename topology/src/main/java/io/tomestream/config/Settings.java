@@ -52,6 +52,14 @@ public final class Settings {
     public static final String REDUCER = "reducer";
     /** The reducer's budget; the newer name of {@code tome}, which stays for old config files. */
     public static final String BUDGET = "budget";
+    /** The budget value that turns on the load-adaptive budget. */
+    public static final String AUTO = "auto";
+    /** With budget=auto: the schedules to choose from, least merging first, separated by ';'. */
+    public static final String BUDGET_LADDER = "budget.ladder";
+    /** With budget=auto: the latency, from event time to result, that the budget keeps under. */
+    public static final String LATENCY_TARGET_MS = "latency.target.ms";
+    /** How long the shared engine waits for other stream threads' events to fill a batch. */
+    public static final String BATCH_COALESCE_MS = "batch.coalesce.ms";
     public static final String BACKEND = "backend";
     public static final String THREADS = "threads";
     public static final String TOP_K = "top.k";
@@ -75,6 +83,9 @@ public final class Settings {
             TOME, "0",
             REDUCER, "tome",
             BUDGET, "",
+            BUDGET_LADDER, "0;4:-1;8:-1;16:-1;24:-1",
+            LATENCY_TARGET_MS, "1000",
+            BATCH_COALESCE_MS, "5",
             BACKEND, "auto",
             THREADS, "0",
             TOP_K, "5",
@@ -112,6 +123,8 @@ public final class Settings {
     private final int metricsPort;
     private final double warmupSeconds;
     private final long shutdownTimeoutMs;
+    private final long latencyTargetMs;
+    private final long batchCoalesceMs;
 
     private Settings(Map<String, String> merged) {
         this.values = Collections.unmodifiableMap(merged);
@@ -132,10 +145,25 @@ public final class Settings {
         if (!budget.isEmpty() && !tome.equals(APP_DEFAULTS.get(TOME)) && !budget.equals(tome)) {
             throw new ConfigException("budget and tome name the same setting; give one (got '" + budget + "' and '" + tome + "')");
         }
-        try {
-            Schedule.parse(budget());
-        } catch (IllegalArgumentException e) {
-            throw new ConfigException((budget.isEmpty() ? "tome: " : "budget: ") + e.getMessage());
+        this.latencyTargetMs = number(LATENCY_TARGET_MS, 1, 3_600_000);
+        this.batchCoalesceMs = number(BATCH_COALESCE_MS, 0, 60_000);
+        if (!budgetIsAuto()) {
+            try {
+                Schedule.parse(budget());
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException((budget.isEmpty() ? "tome: " : "budget: ") + e.getMessage()
+                        + " (or 'auto', the load-adaptive budget)");
+            }
+        }
+        String ladder = get(BUDGET_LADDER);
+        if (ladder.isBlank()) throw new ConfigException(BUDGET_LADDER + " must name at least one schedule");
+        for (String spec : ladder.split(";")) {
+            if (spec.isBlank()) continue;
+            try {
+                Schedule.parse(spec.strip());
+            } catch (IllegalArgumentException e) {
+                throw new ConfigException(BUDGET_LADDER + ": '" + spec.strip() + "': " + e.getMessage());
+            }
         }
         if (!TokenReducer.NAMES.contains(reducer())) {
             throw new ConfigException("reducer must be one of " + String.join(", ", TokenReducer.NAMES) + ", got '" + reducer() + "'");
@@ -299,6 +327,30 @@ public final class Settings {
     public String budget() {
         String budget = get(BUDGET).strip();
         return budget.isEmpty() ? get(TOME).strip() : budget;
+    }
+
+    /** budget=auto: each micro-batch picks its schedule from {@link #budgetLadder()} to hold {@link #latencyTargetMs()}. */
+    public boolean budgetIsAuto() {
+        return budget().equalsIgnoreCase(AUTO);
+    }
+
+    /** The schedules budget=auto picks from, least merging first. */
+    public String budgetLadder() {
+        return get(BUDGET_LADDER);
+    }
+
+    public long latencyTargetMs() {
+        return latencyTargetMs;
+    }
+
+    public long batchCoalesceMs() {
+        return batchCoalesceMs;
+    }
+
+    /** Kafka Streams' num.stream.threads, 1 unless set. */
+    public int streamThreads() {
+        String v = values.get(StreamsConfig.NUM_STREAM_THREADS_CONFIG);
+        return v == null ? 1 : Integer.parseInt(v.strip());
     }
 
     public String reducer() {

@@ -13,7 +13,8 @@ import io.tomestream.schema.DeadLetterReason;
 import io.tomestream.schema.ImageEvent;
 import io.tomestream.schema.SingleObjectSerde;
 import io.tomestream.topology.ClassificationTopology;
-import io.tomestream.topology.Engine;
+import io.tomestream.topology.InputLag;
+import io.tomestream.topology.SharedEngine;
 import io.tomestream.topology.SingleObjectAvroSerde;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.admin.Admin;
@@ -224,10 +225,12 @@ public final class Demo {
         CompletableFuture<KafkaClusterTestKit> broker = CompletableFuture.supplyAsync(() -> startBroker(Map.of()));
         Path stateDir = null;
         Classifier classifier = null;
+        SharedEngine shared = null;
         KafkaStreams streams = null;
         try {
+            boolean auto = options.tome().strip().equalsIgnoreCase(Settings.AUTO);
             classifier = Classifier.open(modelDir, Classifier.Options.defaults()
-                    .withTome(options.tome()).withThreads(options.threads()).withTopK(3));
+                    .withTome(auto ? "0" : options.tome()).withThreads(options.threads()).withTopK(3));
             ModelConfig config = classifier.config();
             boolean fmnistModel = isFashionMnistModel(config);
             String data = switch (options.data()) {
@@ -239,7 +242,7 @@ public final class Demo {
             classifier.warmUp(16, 1.0);
             err.printf("tomestream demo: model %s (%s, %d classes, %dx%d, in_chans %d), ToMe %s, %s; loaded and warmed up in %.1f s%n",
                     classifier.model().id(), config.architecture(), config.numClasses(), config.imgSize(), config.imgSize(),
-                    config.inChans(), classifier.schedule(), classifier.backend().device(), seconds(t0));
+                    config.inChans(), budgetName(classifier), classifier.backend().device(), seconds(t0));
 
             KafkaClusterTestKit kit = awaitBroker(broker);
             String bootstrap = bootstrapServers(kit);
@@ -251,7 +254,7 @@ public final class Demo {
             Settings settings = Settings.of(Map.ofEntries(
                     Map.entry(Settings.MODEL_DIR, modelDir),
                     Map.entry(Settings.MODEL_VERSION, "demo"),
-                    Map.entry(Settings.TOME, options.tome()),
+                    Map.entry(Settings.BUDGET, options.tome()),
                     Map.entry(Settings.METRICS_PORT, "0"),
                     Map.entry(Settings.TOPIC_INPUT, INPUT),
                     Map.entry(Settings.TOPIC_OUTPUT, OUTPUT),
@@ -260,8 +263,11 @@ public final class Demo {
                     Map.entry(StreamsConfig.APPLICATION_ID_CONFIG, APPLICATION_ID),
                     Map.entry(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.EXACTLY_ONCE_V2),
                     Map.entry(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString())));
-            streams = new KafkaStreams(ClassificationTopology.build(settings, Engine.of(classifier, "demo"),
-                    PipelineMetrics.discarding()), settings.kafkaProperties());
+            InputLag lag = new InputLag(INPUT);
+            shared = SharedEngine.start(settings, classifier, PipelineMetrics.discarding(), lag);
+            streams = new KafkaStreams(ClassificationTopology.build(settings, shared.engine(), PipelineMetrics.discarding()),
+                    settings.kafkaProperties());
+            lag.attach(streams);
             CountDownLatch running = new CountDownLatch(1);
             AtomicReference<Throwable> streamError = new AtomicReference<>();
             streams.setStateListener((now, before) -> {
@@ -291,6 +297,7 @@ public final class Demo {
             if (streams != null) {
                 if (!streams.close(Duration.ofSeconds(30))) err.println("tomestream demo: Kafka Streams did not stop within 30 s");
             }
+            if (shared != null) shared.close();
             if (classifier != null) classifier.close();
             stopBroker(broker);
             if (stateDir != null) deleteRecursively(stateDir);
@@ -487,7 +494,7 @@ public final class Demo {
     /** What came back. */
     private record Results(int produced, int classified, int deadLettered, int duplicates, int missing,
                            Map<String, Integer> dlqByReason, int unexpectedDlq, long[] latenciesMs,
-                           int labelled, int correct, double seconds) {
+                           int labelled, int correct, double seconds, Map<String, Integer> byBudget) {
         boolean complete() {
             return missing == 0 && duplicates == 0;
         }
@@ -506,6 +513,7 @@ public final class Demo {
         Map<String, Integer> seen = new HashMap<>();
         Map<String, Integer> byReason = new TreeMap<>();
         List<Long> latencies = new ArrayList<>();
+        Map<String, Integer> byBudget = new TreeMap<>();
         int classified = 0, dead = 0, duplicates = 0, unexpectedDlq = 0, labelled = 0, correct = 0;
         long lastResult = System.nanoTime(), lastProgress = 0;
         Properties props = new Properties();
@@ -530,6 +538,7 @@ public final class Demo {
                     Planned p = id == null ? null : byId.get(id);
                     if (value instanceof Classification c) {
                         classified++;
+                        byBudget.merge(String.valueOf(c.getTomeSpec()), 1, Integer::sum);
                         latencies.add(c.getProcessingTime().toEpochMilli() - c.getEventTime().toEpochMilli());
                         if (p != null && p.label() >= 0) {
                             labelled++;
@@ -560,7 +569,7 @@ public final class Demo {
         if (streamError.get() != null) err.println("tomestream demo: Kafka Streams failed: " + streamError.get());
         int missing = plan.size() - (int) plan.stream().filter(p -> seen.containsKey(p.id())).count();
         long[] lat = latencies.stream().mapToLong(Long::longValue).sorted().toArray();
-        return new Results(sent.get(), classified, dead, duplicates, missing, byReason, unexpectedDlq, lat, labelled, correct, seconds);
+        return new Results(sent.get(), classified, dead, duplicates, missing, byReason, unexpectedDlq, lat, labelled, correct, seconds, byBudget);
     }
 
     private void produce(String bootstrap, List<Planned> plan, AtomicInteger sent, AtomicReference<Throwable> error, long start) {
@@ -612,13 +621,22 @@ public final class Demo {
 
     // ------------------------------------------------------------------ summary
 
+    private String budgetName(Classifier classifier) {
+        return options.tome().strip().equalsIgnoreCase(Settings.AUTO) ? Settings.AUTO : classifier.schedule().toString();
+    }
+
     private void printSummary(Classifier classifier, String data, List<Planned> plan, Results r) {
         Long p50 = percentile(r.latenciesMs(), 0.50), p99 = percentile(r.latenciesMs(), 0.99);
         Double accuracy = r.labelled() > 0 ? round((double) r.correct() / r.labelled(), 4) : null;
         double rate = r.seconds() > 0 ? round((r.classified() + r.deadLettered()) / r.seconds(), 1) : 0;
         int bad = (int) plan.stream().filter(p -> p.bad() != null).count();
         out.printf(Locale.ROOT, "model         %s (%s), ToMe %s, %s%n", classifier.model().id(), classifier.config().architecture(),
-                classifier.schedule(), classifier.backend().device());
+                budgetName(classifier), classifier.backend().device());
+        if (options.tome().strip().equalsIgnoreCase(Settings.AUTO)) {
+            StringBuilder used = new StringBuilder();
+            r.byBudget().forEach((k, v) -> used.append(used.isEmpty() ? "" : ", ").append(k).append(' ').append(v));
+            out.printf(Locale.ROOT, "budget        auto, schedules used (images): %s%n", used);
+        }
         out.printf(Locale.ROOT, "data          %s: %d images + %d bad events, %d partitions, exactly_once_v2%n",
                 data.equals("fashion-mnist") ? "Fashion-MNIST test set" : "fixture images", plan.size() - bad, bad, options.partitions());
         out.printf(Locale.ROOT, "produced      %d%n", r.produced());

@@ -10,6 +10,8 @@ import io.tomestream.schema.DeadLetterReason;
 
 import java.time.Duration;
 import java.util.EnumMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
@@ -19,7 +21,8 @@ import java.util.concurrent.TimeUnit;
  * {@code tomestream_events_classified_total}, {@code tomestream_events_dead_lettered_total{reason}},
  * {@code tomestream_latency_end_to_end_seconds} (now minus the event's eventTime),
  * {@code tomestream_batch_duration_seconds} (one classify call), {@code tomestream_batch_size},
- * {@code tomestream_tokens_final} (tokens left at the last block, per image) and
+ * {@code tomestream_tokens_final} (tokens left at the last block, per image),
+ * {@code tomestream_budget_r_mean} and {@code tomestream_budget_batches_total{budget}} (see {@link #budget}) and
  * {@code tomestream_model_info{model,version,reducer,tome,backend,device}}. Consumer lag comes from Kafka's
  * own client metrics ({@code kafka_consumer_fetch_manager_records_lag_max}), bound separately.
  * Thread-safe: every stream task records into the same meters.
@@ -34,6 +37,9 @@ public final class PipelineMetrics {
     private final Timer batchDuration;
     private final DistributionSummary batchSize;
     private final DistributionSummary finalTokens;
+    /** Mean r per block of the schedule the last batch ran with. */
+    private final AtomicLong budgetMeanRBits = new AtomicLong(Double.doubleToLongBits(0));
+    private final Map<String, Counter> budgetBatches = new ConcurrentHashMap<>();
 
     public PipelineMetrics(MeterRegistry registry) {
         this.registry = registry;
@@ -62,6 +68,26 @@ public final class PipelineMetrics {
         finalTokens = DistributionSummary.builder("tomestream.tokens.final")
                 .description("Tokens left at the last block, per image (fewer = more merging)")
                 .publishPercentileHistogram().minimumExpectedValue(1.0).maximumExpectedValue(1024.0).register(registry);
+        Gauge.builder("tomestream.budget.r.mean", budgetMeanRBits, bits -> Double.longBitsToDouble(bits.get()))
+                .description("Mean tokens removed per block by the schedule of the last batch (budget=auto changes it per batch)")
+                .register(registry);
+    }
+
+
+    /**
+     * A batch ran with {@code spec}, whose mean r per block is {@code meanR}: the
+     * {@code tomestream_budget_r_mean} gauge shows the schedule in use now, and
+     * {@code tomestream_budget_batches_total{budget}} how often each was used.
+     */
+    public void budget(String spec, double meanR) {
+        budgetMeanRBits.set(Double.doubleToLongBits(meanR));
+        budgetBatches.computeIfAbsent(spec, b -> Counter.builder("tomestream.budget.batches")
+                .description("Batches run with each schedule (budget=auto picks one per batch)").tag("budget", b)
+                .register(registry)).increment();
+    }
+
+    public double budgetMeanR() {
+        return Double.longBitsToDouble(budgetMeanRBits.get());
     }
 
     /** Meters that go nowhere; for tests that don't look at them. */

@@ -14,7 +14,8 @@ final class Classifications {
     private Classifications() {
     }
 
-    static Classification of(ImageEvent event, Prediction p, Engine engine, long nowMs) {
+    /** @param budget the schedule this image's batch ran with, which {@code budget=auto} picks per batch */
+    static Classification of(ImageEvent event, Prediction p, Engine engine, String budget, long nowMs) {
         List<ClassScore> top = p.top().stream().map(Classifications::score).toList();
         return Classification.newBuilder()
                 .setEventId(event.getEventId())
@@ -26,7 +27,7 @@ final class Classifications {
                 .setTokensIn(p.tokens()[0])
                 .setTokensFinal(p.finalTokens())
                 .setReducer(engine.reducer())
-                .setTomeSpec(engine.tomeSpec())
+                .setTomeSpec(budget)
                 .setBackend(engine.backend())
                 .setDevice(engine.device())
                 .setLatencyMs(p.millis())

@@ -5,6 +5,7 @@ import io.tomestream.image.ImageException;
 import io.tomestream.metrics.PipelineMetrics;
 import io.tomestream.schema.DeadLetterReason;
 import io.tomestream.schema.ImageEvent;
+import io.tomestream.serving.EngineBatcher;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.utils.Bytes;
@@ -165,13 +166,20 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
         if (images.isEmpty()) return;
 
         long t0 = System.nanoTime();
+        long oldestEventTime = Long.MAX_VALUE;
+        for (ImageEvent e : events) oldestEventTime = Math.min(oldestEventTime, e.getEventTime().toEpochMilli());
         List<Outcome> outcomes;
+        String budget;
         try {
-            outcomes = engine.classifier().classify(images);
+            Engine.Batch result = engine.classifier().classify(images, oldestEventTime);
+            outcomes = result == null ? null : result.outcomes();
+            budget = result == null || result.budget() == null ? engine.tomeSpec() : result.budget();
             if (outcomes == null || outcomes.size() != images.size()) {
                 throw new IllegalStateException("the engine returned " + (outcomes == null ? "no" : outcomes.size())
                         + " outcomes for " + images.size() + " images");
             }
+        } catch (EngineBatcher.Interrupted e) {
+            throw e; // nothing was classified: the thread stops, and the batch stays in the store for a retry
         } catch (RuntimeException e) {
             // A broken engine must not kill the stream thread: the thread would be replaced, re-read the
             // same batch from the store and fail again, forever. The batch is dead-lettered instead.
@@ -191,7 +199,7 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
             ImageEvent event = events.get(i);
             switch (outcomes.get(i)) {
                 case Outcome.Classified c -> {
-                    context.forward(new Record<>(r.key(), Classifications.of(event, c.prediction(), engine, now), r.timestamp()),
+                    context.forward(new Record<>(r.key(), Classifications.of(event, c.prediction(), engine, budget, now), r.timestamp()),
                             ClassificationTopology.CLASSIFIED_SINK);
                     metrics.classified(c.prediction().finalTokens(), now - event.getEventTime().toEpochMilli());
                 }

@@ -9,6 +9,7 @@ import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tomestream.classify.Classifier;
+import io.tomestream.image.ImageDecoder;
 import io.tomestream.config.ConfigException;
 import io.tomestream.config.Settings;
 import io.tomestream.metrics.MetricsServer;
@@ -42,6 +43,7 @@ public final class StreamingApp {
     private volatile Classifier classifier;
     private volatile KafkaStreams streams;
     private volatile KafkaStreamsMetrics kafkaMetrics;
+    private volatile SharedEngine sharedEngine;
 
     private StreamingApp(Settings settings) {
         this.settings = settings;
@@ -78,34 +80,35 @@ public final class StreamingApp {
         long t0 = System.nanoTime();
         Classifier c = Classifier.open(settings.modelDir(), classifierOptions(settings));
         classifier = c;
-        log.info("model {} ({}) on {} ({}), reducer {} with budget {}, loaded in {} ms", c.model().id(), c.config().architecture(),
-                c.backend().name(), c.backend().device(), c.reducer(), c.schedule(), Math.round((System.nanoTime() - t0) / 1e6));
+        log.info("model {} ({}) on {} ({}), reducer {} with budget {}, loaded in {} ms; JPEG decoder {}", c.model().id(),
+                c.config().architecture(), c.backend().name(), c.backend().device(), c.reducer(),
+                settings.budgetIsAuto() ? "auto" : c.schedule(), Math.round((System.nanoTime() - t0) / 1e6), ImageDecoder.jpegDecoder());
         double warm = c.warmUp(settings.batchSize(), settings.warmupSeconds());
         log.info("warmed up with batches of 1 and {} in {} ms", settings.batchSize(), Math.round(warm));
         return c;
     }
 
     static Classifier.Options classifierOptions(Settings settings) {
-        return Classifier.Options.defaults()
-                .withBudget(settings.budget())
-                .withReducer(settings.reducer())
-                .withBackend(settings.backend())
-                .withThreads(settings.threads())
-                .withTopK(settings.topK());
+        return SharedEngine.classifierOptions(settings);
     }
 
     private void startStreams(Classifier c) {
         PipelineMetrics metrics = new PipelineMetrics(registry);
-        metrics.modelInfo(c.model().id(), settings.modelVersion(), c.reducer(), c.schedule().toString(), c.backend().name(), c.backend().device());
+        metrics.modelInfo(c.model().id(), settings.modelVersion(), c.reducer(), settings.budgetIsAuto() ? Settings.AUTO : c.schedule().toString(),
+                c.backend().name(), c.backend().device());
+        InputLag lag = new InputLag(settings.topicInput());
+        SharedEngine shared = SharedEngine.start(settings, c, metrics, lag);
+        sharedEngine = shared;
+        Engine engine = shared.engine();
         KafkaStreams s;
         try {
-            s = new KafkaStreams(ClassificationTopology.build(settings, Engine.of(c, settings.modelVersion()), metrics),
-                    settings.kafkaProperties());
+            s = new KafkaStreams(ClassificationTopology.build(settings, engine, metrics), settings.kafkaProperties());
         } catch (KafkaException e) {
             Throwable root = e;
             while (root.getCause() != null) root = root.getCause();
             throw new ConfigException("Kafka Streams can't start: " + e.getMessage() + (root == e ? "" : " (" + root.getMessage() + ")"));
         }
+        lag.attach(s);
         s.setStateListener((now, before) -> {
             log.info("Kafka Streams {} -> {}", before, now);
             if (now == KafkaStreams.State.NOT_RUNNING || now == KafkaStreams.State.ERROR) stopped.countDown();
@@ -155,6 +158,7 @@ public final class StreamingApp {
         }
         if (kafkaMetrics != null) kafkaMetrics.close();
         // A stream thread still inside classify() must not see the engine closed under it.
+        if (sharedEngine != null && threadsStopped) sharedEngine.close();
         if (classifier != null && threadsStopped) classifier.close();
         if (server != null) server.close();
         registry.close();

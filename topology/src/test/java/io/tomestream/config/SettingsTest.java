@@ -122,6 +122,28 @@ class SettingsTest {
     }
 
     @Test
+    void theLoadAdaptiveBudgetHasALadderAndALatencyTarget() {
+        Settings dflt = Settings.of(MINIMAL);
+        assertFalse(dflt.budgetIsAuto());
+        assertEquals("0;4:-1;8:-1;16:-1;24:-1", dflt.budgetLadder());
+        assertEquals(1000, dflt.latencyTargetMs());
+        assertEquals(5, dflt.batchCoalesceMs());
+        assertEquals(1, dflt.streamThreads());
+        Settings auto = Settings.fromCommandLine(new String[] {"--set", "budget=auto", "--set", "budget.ladder=0;16:-1"},
+                Map.of("TOMESTREAM_MODEL_DIR", "m", "TOMESTREAM_KAFKA_BOOTSTRAP_SERVERS", "k:1", "TOMESTREAM_LATENCY_TARGET_MS", "250",
+                        "TOMESTREAM_KAFKA_NUM_STREAM_THREADS", "3"));
+        assertTrue(auto.budgetIsAuto());
+        assertEquals("0;16:-1", auto.budgetLadder());
+        assertEquals(250, auto.latencyTargetMs());
+        assertEquals(3, auto.streamThreads());
+        assertEquals("8", Settings.of(with("budget", "8")).budget());
+        assertError("budget.ladder: '16:z': ToMe spec '16:z' doesn't parse", with("budget", "auto", "budget.ladder", "0;16:z"));
+        assertError("budget.ladder must name at least one schedule", with("budget.ladder", " "));
+        assertError("latency.target.ms must be a whole number from 1", with("latency.target.ms", "0"));
+        assertError("(or 'auto', the load-adaptive budget)", with("budget", "fast"));
+    }
+
+    @Test
     void mistakesFailFastWithOneLine(@TempDir Path dir) {
         assertError("model.dir is required", Map.of("bootstrap.servers", "k:1"));
         assertError("bootstrap.servers is required", Map.of("model.dir", "m"));

@@ -247,6 +247,27 @@ class ClassificationTopologyTest {
     }
 
     @Test
+    void eachClassificationRecordsTheScheduleItsBatchActuallyRanWith() {
+        AtomicInteger calls = new AtomicInteger();
+        Engine adaptive = engine.withClassifier(new Engine.BatchClassifier() {
+            @Override
+            public List<Outcome> classify(List<byte[]> images) {
+                return classifier.classify(images);
+            }
+
+            @Override
+            public Engine.Batch classify(List<byte[]> images, long oldestEventTimeMs) {
+                assertEquals(Fixtures.EVENT_TIME.toEpochMilli(), oldestEventTimeMs, "the batch's oldest event time reaches the engine");
+                return new Engine.Batch(classifier.classify(images), calls.incrementAndGet() == 1 ? "16:-1" : "0");
+            }
+        });
+        start(adaptive, Settings.BATCH_SIZE, "2");
+        for (int i = 0; i < 4; i++) input.pipeInput("k" + i, encoded("e" + i, image(i)));
+        List<String> budgets = classified.readValuesToList().stream().map(v -> ((Classification) v).getTomeSpec()).toList();
+        assertEquals(List.of("16:-1", "16:-1", "0", "0"), budgets);
+    }
+
+    @Test
     void aNullKeyStaysNull() {
         start(engine, Settings.BATCH_SIZE, "1");
         input.pipeInput(null, encoded("no-key", image(5)));

@@ -85,6 +85,8 @@ public final class Classifier implements AutoCloseable {
     private final int topK;
     private final ForwardResult result = new ForwardResult();
     private float[] pixels = new float[0];
+    /** The last {@link #classify} call's two phases, for callers that model the cost of a batch. */
+    private double lastPrepareMillis, lastForwardMillis;
 
     public Classifier(VitModel model, Options options) {
         this.model = model;
@@ -150,7 +152,39 @@ public final class Classifier implements AutoCloseable {
             backend.forward(dummy, sizes[rounds % 2], rPerLayer, result);
             rounds++;
         } while (rounds < 4 || System.nanoTime() < end);
+        warmUpDecoding();
         return (System.nanoTime() - t0) / 1e6;
+    }
+
+    /**
+     * Compiles the resampler and the pixel loops too: decoding a camera frame the first few times takes
+     * several times longer than once they are compiled. A 720p JPEG and a small PNG, made here.
+     */
+    private void warmUpDecoding() {
+        java.awt.image.BufferedImage frame = new java.awt.image.BufferedImage(1280, 720, java.awt.image.BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < frame.getHeight(); y++) {
+            for (int x = 0; x < frame.getWidth(); x++) frame.setRGB(x, y, ((x * 7) & 0xFF) << 16 | ((y * 5) & 0xFF) << 8 | ((x ^ y) & 0xFF));
+        }
+        List<byte[]> images = new ArrayList<>();
+        for (String format : new String[] {"jpeg", "png"}) {
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            try {
+                javax.imageio.ImageIO.write(format.equals("png") ? frame.getSubimage(0, 0, 64, 64) : frame, format, out);
+            } catch (java.io.IOException e) {
+                return; // nothing to warm with; the first real images pay instead
+            }
+            images.add(out.toByteArray());
+        }
+        float[] tensor = new float[imageLength()];
+        for (int round = 0; round < 6; round++) {
+            for (byte[] image : images) {
+                try {
+                    preprocessor.toTensor(image, tensor, 0);
+                } catch (ImageException e) {
+                    return;
+                }
+            }
+        }
     }
 
     /** Decodes, preprocesses and classifies a batch of encoded images (PNG, JPEG, BMP, GIF). */
@@ -170,6 +204,7 @@ public final class Classifier implements AutoCloseable {
         double[] prepMillis = new double[n];
         // Every image is written at its own index, in parallel; the rejected ones' slots are closed up after.
         float[] tensors = pixels;
+        long prepareStart = System.nanoTime();
         decoders.run(n, i -> {
             long t0 = System.nanoTime();
             try {
@@ -179,6 +214,8 @@ public final class Classifier implements AutoCloseable {
             }
             prepMillis[i] = (System.nanoTime() - t0) / 1e6;
         });
+        lastPrepareMillis = (System.nanoTime() - prepareStart) / 1e6;
+        lastForwardMillis = 0;
         int[] slotOf = new int[n];
         int good = 0;
         for (int i = 0; i < n; i++) {
@@ -193,6 +230,7 @@ public final class Classifier implements AutoCloseable {
             long t0 = System.nanoTime();
             backend.forward(pixels, good, rPerBlock, result);
             double forwardMillis = (System.nanoTime() - t0) / 1e6;
+            lastForwardMillis = forwardMillis;
             for (int i = 0; i < n; i++) {
                 if (slotOf[i] >= 0) {
                     outcomes[i] = new Outcome.Classified(prediction(slotOf[i], prepMillis[i] + forwardMillis));
@@ -200,6 +238,34 @@ public final class Classifier implements AutoCloseable {
             }
         }
         return Arrays.asList(outcomes);
+    }
+
+    /** Wall milliseconds of the last {@link #classify} call's decoding and preprocessing, all images together. */
+    public synchronized double lastPrepareMillis() {
+        return lastPrepareMillis;
+    }
+
+    /** Wall milliseconds of the last {@link #classify} call's forward pass; 0 if every image was rejected. */
+    public synchronized double lastForwardMillis() {
+        return lastForwardMillis;
+    }
+
+    /**
+     * The median wall milliseconds of {@code rounds} forward passes of {@code batch} dummy images with
+     * {@code rPerBlock}, after the model is warm: what a budget costs on this machine now.
+     */
+    public synchronized double measureForward(int batch, int[] rPerBlock, int rounds) {
+        float[] dummy = new float[batch * imageLength()];
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(1);
+        for (int i = 0; i < dummy.length; i++) dummy[i] = (float) rnd.nextGaussian();
+        double[] ms = new double[Math.max(1, rounds)];
+        for (int i = 0; i < ms.length; i++) {
+            long t0 = System.nanoTime();
+            backend.forward(dummy, batch, rPerBlock, result);
+            ms[i] = (System.nanoTime() - t0) / 1e6;
+        }
+        Arrays.sort(ms);
+        return ms[ms.length / 2];
     }
 
     /** Classifies {@code batch} preprocessed CHW images packed in {@code pixels}. */

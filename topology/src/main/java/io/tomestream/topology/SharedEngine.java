@@ -1,0 +1,105 @@
+package io.tomestream.topology;
+
+import io.tomestream.classify.Classifier;
+import io.tomestream.classify.Outcome;
+import io.tomestream.config.ConfigException;
+import io.tomestream.config.Settings;
+import io.tomestream.metrics.PipelineMetrics;
+import io.tomestream.serving.BudgetController;
+import io.tomestream.serving.CostModel;
+import io.tomestream.serving.EngineBatcher;
+import io.tomestream.serving.Rung;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.List;
+import java.util.Locale;
+import java.util.function.LongSupplier;
+
+/**
+ * The engine every stream thread of an instance shares: one classifier behind one
+ * {@link EngineBatcher}, running the settings' budget, fixed or {@code auto}.
+ */
+public final class SharedEngine implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(SharedEngine.class);
+
+    private final EngineBatcher batcher;
+    private final Engine engine;
+
+    private SharedEngine(EngineBatcher batcher, Engine engine) {
+        this.batcher = batcher;
+        this.engine = engine;
+    }
+
+    /**
+     * @param lag the input's consumer lag, for budget=auto (see {@link InputLag})
+     */
+    public static SharedEngine start(Settings settings, Classifier c, PipelineMetrics metrics, LongSupplier lag) {
+        // Waiting for other stream threads' events only makes sense when there are others.
+        long coalesceMs = settings.streamThreads() > 1 ? settings.batchCoalesceMs() : 0;
+        EngineBatcher batcher = new EngineBatcher((images, r) -> {
+            List<Outcome> outcomes = c.classify(images, r);
+            return new EngineBatcher.Timed(outcomes, c.lastPrepareMillis(), c.lastForwardMillis());
+        }, controller(settings, c), settings.batchSize(), coalesceMs, lag, rung -> metrics.budget(rung.spec(), rung.meanR()));
+        String budget = settings.budgetIsAuto() ? Settings.AUTO : c.schedule().toString();
+        return new SharedEngine(batcher, Engine.batched(batcher, c, settings.modelVersion(), budget));
+    }
+
+    /** Classifier options for the settings; with budget=auto the classifier's own schedule is the ladder's first. */
+    public static Classifier.Options classifierOptions(Settings settings) {
+        return Classifier.Options.defaults()
+                .withBudget(settings.budgetIsAuto() ? firstRung(settings) : settings.budget())
+                .withReducer(settings.reducer())
+                .withBackend(settings.backend())
+                .withThreads(settings.threads())
+                .withTopK(settings.topK());
+    }
+
+    private static String firstRung(Settings settings) {
+        for (String spec : settings.budgetLadder().split(";")) {
+            if (!spec.isBlank()) return spec.strip();
+        }
+        return "0";
+    }
+
+    /**
+     * The schedules the app may run: the ladder with budget=auto, else the one budget. Each one's forward
+     * pass is timed here, at the batch size, as the cost model's starting point.
+     */
+    private static BudgetController controller(Settings settings, Classifier c) {
+        int depth = c.config().depth();
+        List<Rung> ladder;
+        try {
+            ladder = settings.budgetIsAuto() ? Rung.ladder(settings.budgetLadder(), depth) : List.of(Rung.of(settings.budget(), depth));
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(Settings.BUDGET_LADDER + ": " + e.getMessage());
+        }
+        double[] msPerImage = new double[ladder.size()];
+        for (int i = 0; i < ladder.size(); i++) {
+            msPerImage[i] = c.measureForward(settings.batchSize(), ladder.get(i).rPerBlock(), 3) / settings.batchSize();
+        }
+        if (settings.budgetIsAuto()) {
+            StringBuilder costs = new StringBuilder();
+            for (int i = 0; i < ladder.size(); i++) {
+                costs.append(i == 0 ? "" : ", ").append(ladder.get(i).spec())
+                        .append(String.format(Locale.ROOT, " %.1f ms", msPerImage[i]));
+            }
+            log.info("budget auto: latency target {} ms; forward pass per image at batch {}: {}", settings.latencyTargetMs(),
+                    settings.batchSize(), costs);
+        }
+        return new BudgetController(ladder, new CostModel(msPerImage), settings.latencyTargetMs(), System::currentTimeMillis);
+    }
+
+    public Engine engine() {
+        return engine;
+    }
+
+    public EngineBatcher batcher() {
+        return batcher;
+    }
+
+    @Override
+    public void close() {
+        batcher.close();
+    }
+}
