@@ -17,6 +17,10 @@ public final class Main {
               bench    --model DIR|random:ARCH [--reducer R] [--budget SPEC[;SPEC...]] [--batch B] [--threads T] [--seconds S]
                        [--backend auto|cpu|tornado]
                        measure img/s with and without token reduction
+              bench-stream [--model DIR|random:ARCH] [--events camera|fashion-mnist] [--batch B] [--budget SPEC|auto]
+                       [--rates F,F,...] [--seconds S] [--drain N] [--latency-target MS] [--plot FILE.png]
+                       the whole path under load: engine and classify img/s, then a broker and `run` in their own
+                       processes, the drain rate of a pre-filled topic and p50/p99 at fixed offered rates; last line JSON
               eval     --model DIR [--dataset fashion-mnist] [--split test|train] [--limit N] [--reducer R[,R...]]
                        [--budget SPEC[;SPEC...]] [--batch B] [--threads T] [--csv FILE] [--plot FILE.png]
                        top-1 accuracy, img/s and GFLOPs of each reducer and budget against no reduction
@@ -56,6 +60,7 @@ public final class Main {
             return switch (argv[0]) {
                 case "classify" -> ClassifyCommand.run(rest, out, err);
                 case "bench" -> BenchCommand.run(rest, out, err);
+                case "bench-stream" -> BenchStreamCommand.run(rest, out, err);
                 case "eval" -> EvalCommand.run(rest, out, err);
                 case "visualize" -> VisualizeCommand.run(rest, out, err);
                 case "run" -> StreamingApp.run(rest);
