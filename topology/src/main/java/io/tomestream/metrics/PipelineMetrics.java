@@ -90,6 +90,16 @@ public final class PipelineMetrics {
         return Double.longBitsToDouble(budgetMeanRBits.get());
     }
 
+    /**
+     * {@code tomestream_engine_busy_seconds_total}: wall time the shared engine spent on batches. Its rate is the
+     * engine's utilisation; below 1 under a backlog, the engine waits on the stream threads.
+     */
+    public <T> void engineBusy(T engine, java.util.function.ToDoubleFunction<T> seconds) {
+        // Micrometer holds the object weakly: it must be the engine itself, which outlives the registry, not a lambda.
+        io.micrometer.core.instrument.FunctionCounter.builder("tomestream.engine.busy", engine, seconds)
+                .baseUnit("seconds").description("Wall time the engine spent classifying batches").register(registry);
+    }
+
     /** Meters that go nowhere; for tests that don't look at them. */
     public static PipelineMetrics discarding() {
         return new PipelineMetrics(new SimpleMeterRegistry());

@@ -66,6 +66,8 @@ public final class EngineBatcher implements AutoCloseable {
     private volatile boolean closed;
     /** A batch is in the engine. */
     private volatile boolean busy;
+    /** Wall time spent in the engine, for the engine's utilisation. */
+    private final AtomicLong busyNanos = new AtomicLong();
 
     /**
      * @param coalesceMs how long the first submission of a batch waits for others when the batch is not
@@ -138,9 +140,11 @@ public final class EngineBatcher implements AutoCloseable {
             }
             busy = true;
             queuedImages.addAndGet(-total);
+            long t0 = System.nanoTime();
             try {
                 run(batch, total);
             } finally {
+                busyNanos.addAndGet(System.nanoTime() - t0);
                 busy = false;
             }
         }
@@ -188,6 +192,11 @@ public final class EngineBatcher implements AutoCloseable {
 
     boolean busy() {
         return busy;
+    }
+
+    /** Seconds the engine has spent on batches since start: its utilisation is the rate of this. */
+    public double busySeconds() {
+        return busyNanos.get() / 1e9;
     }
 
     public BudgetController controller() {

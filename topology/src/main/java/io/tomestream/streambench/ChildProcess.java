@@ -21,6 +21,8 @@ final class ChildProcess implements AutoCloseable {
     private final String name;
     private final Process process;
     private final Path log;
+    /** The app's /metrics port; 0 for a process without one. */
+    private int metricsPort;
 
     private ChildProcess(String name, Process process, Path log) {
         this.name = name;
@@ -40,6 +42,16 @@ final class ChildProcess implements AutoCloseable {
         // Fields after the command name, which is in parentheses and may contain spaces.
         String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
         return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * MS_PER_TICK;
+    }
+
+    ChildProcess withMetricsPort(int port) {
+        metricsPort = port;
+        return this;
+    }
+
+    /** A counter of this process's /metrics, NaN if unreadable. */
+    double metric(String name) {
+        return metricsPort > 0 ? metric(metricsPort, name) : Double.NaN;
     }
 
     boolean alive() {
@@ -63,6 +75,25 @@ final class ChildProcess implements AutoCloseable {
 
     Path log() {
         return log;
+    }
+
+    /**
+     * A counter's value from the app's Prometheus endpoint, or NaN when it can't be read.
+     */
+    static double metric(int port, String name) {
+        try {
+            java.net.http.HttpClient client = java.net.http.HttpClient.newHttpClient();
+            String body = client.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + port + "/metrics"))
+                    .timeout(Duration.ofSeconds(5)).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+            for (String line : body.lines().toList()) {
+                if (line.startsWith(name + " ") || line.startsWith(name + "{")) return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+            }
+        } catch (IOException | RuntimeException e) {
+            return Double.NaN;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return Double.NaN;
     }
 
     /** SIGTERM, then SIGKILL after 30 s. */

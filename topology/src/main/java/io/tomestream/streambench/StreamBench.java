@@ -56,6 +56,7 @@ import java.util.concurrent.atomic.AtomicReference;
  */
 public final class StreamBench {
     static final String INPUT = "bench-images", OUTPUT = "bench-classifications", DLQ = "bench-dead-letters";
+    private static final String ENGINE_BUSY = "tomestream_engine_busy_seconds_total";
 
     public record Options(String model, String events, int batch, String budget, int threads, int partitions, double[] rates,
                           double secondsPerRate, int drainEvents, long latencyTargetMs, Path plot, Path photos, Path datasetDir,
@@ -121,7 +122,7 @@ public final class StreamBench {
         List<Step> steps = new ArrayList<>();
         List<Step> fixedAtTop = new ArrayList<>();
         double drain;
-        double appCpuMsPerEvent;
+        double appCpuMsPerEvent, brokerCpuMsPerEvent, benchCpuMsPerEvent, engineBusy;
         try (ChildProcess broker = ChildProcess.start("the broker", List.of(home.resolve("deploy/local/kafka-broker").toString(),
                 work.resolve("kafka").toString(), Integer.toString(port), Integer.toString(controllerPort)), Map.of(), work.resolve("broker.log"))) {
             broker.awaitPort(port, Duration.ofMinutes(5));
@@ -135,11 +136,15 @@ public final class StreamBench {
                 sender.prefill("drain", o.drainEvents());
                 double[] drained;
                 try (ChildProcess app = startApp(bootstrap, fixedBudget, "app-" + fixedBudget.replace(':', '_'))) {
-                    drained = drain(app, tracker, o.drainEvents());
+                    drained = drain(app, broker, tracker, o.drainEvents());
                     drain = drained[0];
                     appCpuMsPerEvent = drained[1];
-                    err.printf(Locale.ROOT, "bench-stream: drained %d events at %.1f events/s (%.2fx classify), app CPU %.1f ms/event%n",
-                            o.drainEvents(), drain, drain / classifyImgS, appCpuMsPerEvent);
+                    brokerCpuMsPerEvent = drained[2];
+                    benchCpuMsPerEvent = drained[3];
+                    engineBusy = drained[4];
+                    err.printf(Locale.ROOT, "bench-stream: drained %d events at %.1f events/s (%.2fx classify); CPU per event: app %.1f ms, "
+                                    + "broker %.1f ms, this load generator %.1f ms; the engine was busy %.0f%% of the time%n",
+                            o.drainEvents(), drain, drain / classifyImgS, appCpuMsPerEvent, brokerCpuMsPerEvent, benchCpuMsPerEvent, engineBusy * 100);
                     // 4. Open loop at fixed rates.
                     double[] fractions = o.auto() ? new double[] {Arrays.stream(o.rates()).max().orElse(1.5)} : o.rates();
                     for (double f : fractions) {
@@ -156,7 +161,8 @@ public final class StreamBench {
                 if (tracker.duplicates() > 0) err.printf("bench-stream: %d duplicate results%n", tracker.duplicates());
             }
         }
-        report(events, engineImgS, classifyImgS, drain, appCpuMsPerEvent, engineCpuMs, steps, fixedAtTop);
+        report(events, engineImgS, classifyImgS, drain, new double[] {appCpuMsPerEvent, brokerCpuMsPerEvent, benchCpuMsPerEvent, engineBusy},
+                engineCpuMs, steps, fixedAtTop);
         return 0;
     }
 
@@ -233,35 +239,43 @@ public final class StreamBench {
         env.put("TOMESTREAM_SKIP_BUILD", "1");
         ChildProcess app = ChildProcess.start(name, List.of(home.resolve("bin/tomestream").toString(), "run", "--config", config.toString()),
                 env, work.resolve(name + ".log"));
-        app.awaitPort(metricsPort, Duration.ofMinutes(3));
+        app.withMetricsPort(metricsPort).awaitPort(metricsPort, Duration.ofMinutes(3));
         err.printf("bench-stream: app (budget %s) started as bin/tomestream run, its own process%n", budget);
         return app;
     }
 
-    /** {events/s from the first result to the last, app CPU ms per event over the same span}. */
-    private double[] drain(ChildProcess app, Tracker tracker, int n) throws IOException, InterruptedException {
+    /**
+     * {events/s from the first result to the last, and over the same span the CPU ms per event of the app,
+     * the broker and this process (the load generator and result reader)}: all three share this machine's cores.
+     */
+    private double[] drain(ChildProcess app, ChildProcess broker, Tracker tracker, int n) throws IOException, InterruptedException {
+        com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
         long stallDeadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
         int last = 0;
         long firstAt = 0;
-        double cpuFirst = 0;
+        double appFirst = 0, brokerFirst = 0, selfFirst = 0, busyFirst = Double.NaN;
         while (tracker.done() < n) {
             check(app, tracker);
             int now = tracker.done();
             if (firstAt == 0 && now > 0) {
                 firstAt = System.nanoTime();
-                cpuFirst = app.cpuMillis();
+                appFirst = app.cpuMillis();
+                brokerFirst = broker.cpuMillis();
+                selfFirst = os.getProcessCpuTime() / 1e6;
+                busyFirst = app.metric(ENGINE_BUSY);
             }
             if (now != last) {
                 last = now;
                 stallDeadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
             }
             if (System.nanoTime() > stallDeadline) throw new IOException("the drain stalled at " + now + " of " + n + " results; see " + app.log());
-            Thread.sleep(5);
+            Thread.sleep(20);
         }
         long endAt = System.nanoTime();
-        double cpu = app.cpuMillis() - cpuFirst;
+        double busy = (app.metric(ENGINE_BUSY) - busyFirst) / ((System.nanoTime() - firstAt) / 1e9);
         int counted = n - 1; // the first result opens the interval
-        return new double[] {counted / ((endAt - firstAt) / 1e9), cpu / counted};
+        return new double[] {counted / ((endAt - firstAt) / 1e9), (app.cpuMillis() - appFirst) / counted,
+                (broker.cpuMillis() - brokerFirst) / counted, (os.getProcessCpuTime() / 1e6 - selfFirst) / counted, busy};
     }
 
     /** A freshly started app's first results, so that open-loop steps do not time its start-up. */
@@ -272,7 +286,7 @@ public final class StreamBench {
         while (tracker.done() < before + o.batch() * 2) {
             check(app, tracker);
             if (System.nanoTime() > deadline) throw new IOException("the app gave no results within 3 minutes; see " + app.log());
-            Thread.sleep(5);
+            Thread.sleep(20);
         }
     }
 
@@ -294,7 +308,7 @@ public final class StreamBench {
                 stallDeadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
             }
             if (System.nanoTime() > stallDeadline) break;
-            Thread.sleep(5);
+            Thread.sleep(20);
         }
         List<Tracker.Done> done = tracker.results(step);
         long[] latencies = done.stream().mapToLong(Tracker.Done::latencyMs).sorted().toArray();
@@ -317,8 +331,10 @@ public final class StreamBench {
 
     // ------------------------------------------------------------------ report
 
-    private void report(BenchEvents events, double engine, double classify, double drain, double appCpu, double engineCpu,
+    /** @param cpu ms per event while draining: {app, broker, this process}, then the engine's busy share */
+    private void report(BenchEvents events, double engine, double classify, double drain, double[] cpu, double engineCpu,
                         List<Step> steps, List<Step> fixedAtTop) throws IOException {
+        double appCpu = cpu[0];
         String modelName = o.model();
         out.printf(Locale.ROOT, "## bench-stream: %s, %s, batch %d, budget %s, %d threads, %d partitions%n%n", modelName,
                 o.events().equals("camera") ? "camera JPEGs" : "Fashion-MNIST PNGs", o.batch(), o.budget(), o.threads(), o.partitions());
@@ -328,8 +344,10 @@ public final class StreamBench {
         out.printf(Locale.ROOT, "| engine, forward pass only (budget %s) | %.1f | 1.00 |%n", o.auto() ? "0" : o.budget(), engine);
         out.printf(Locale.ROOT, "| `Classifier.classify` on the encoded images | %.1f | %.2f of engine |%n", classify, classify / engine);
         out.printf(Locale.ROOT, "| stream, draining a pre-filled topic | %.1f | %.2f of classify, %.2f of engine |%n", drain, drain / classify, drain / engine);
-        out.printf(Locale.ROOT, "%nCPU: the app %.1f ms per event while draining (its own process, /proc), the engine %.1f ms per image (forward pass only)%n%n",
-                appCpu, engineCpu);
+        out.printf(Locale.ROOT, "%nCPU per event while draining, from /proc: the app %.1f ms, the broker %.1f ms, the load generator and "
+                + "result reader %.1f ms, all on the same %d cores; the engine's forward pass alone %.1f ms per image. The app's engine "
+                + "was busy %.0f%% of the drain (tomestream_engine_busy_seconds_total).%n%n",
+                appCpu, cpu[1], cpu[2], Runtime.getRuntime().availableProcessors(), engineCpu, cpu[3] * 100);
         boolean labelled = events.labels().length > 0 && events.labels()[0] >= 0;
         out.println("| budget | offered (% of drain) | offered events/s | achieved events/s | p50 ms | p99 ms | mean r per block |"
                 + (labelled ? " top-1 |" : ""));
@@ -363,6 +381,9 @@ public final class StreamBench {
         j.put("stream_events_s", round(drain, 1));
         j.put("app_cpu_ms_per_event", round(appCpu, 2));
         j.put("engine_cpu_ms_per_image", round(engineCpu, 2));
+        j.put("broker_cpu_ms_per_event", round(cpu[1], 2));
+        j.put("load_generator_cpu_ms_per_event", round(cpu[2], 2));
+        j.put("engine_busy_share", round(cpu[3], 3));
         j.put("rates", steps.stream().map(StreamBench::rate).toList());
         if (o.auto()) j.put("fixed_r0_rates", fixedAtTop.stream().map(StreamBench::rate).toList());
         out.println(json.writeValueAsString(j));

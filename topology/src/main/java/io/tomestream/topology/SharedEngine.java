@@ -41,6 +41,7 @@ public final class SharedEngine implements AutoCloseable {
             List<Outcome> outcomes = c.classify(images, r);
             return new EngineBatcher.Timed(outcomes, c.lastPrepareMillis(), c.lastForwardMillis());
         }, controller(settings, c), settings.batchSize(), coalesceMs, lag, rung -> metrics.budget(rung.spec(), rung.meanR()));
+        metrics.engineBusy(batcher, EngineBatcher::busySeconds);
         String budget = settings.budgetIsAuto() ? Settings.AUTO : c.schedule().toString();
         return new SharedEngine(batcher, Engine.batched(batcher, c, settings.modelVersion(), budget));
     }

@@ -9,7 +9,6 @@ import java.lang.invoke.MethodHandle;
 import java.util.List;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
-import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -52,10 +51,15 @@ final class TurboJpeg {
                 SymbolLookup lib = lookup();
                 Linker linker = Linker.nativeLinker();
                 init = linker.downcallHandle(lib.findOrThrow("tjInitDecompress"), FunctionDescriptor.of(ADDRESS));
+                // Critical with heap access: libjpeg-turbo reads the Java byte[] and writes the pixels' byte[] in
+                // place, with no native copies of a 6 MB frame. It never calls back into Java; a garbage
+                // collection waits for the decode (milliseconds) to return.
+                Linker.Option inPlace = Linker.Option.critical(true);
                 header = linker.downcallHandle(lib.findOrThrow("tjDecompressHeader3"),
-                        FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, ADDRESS));
+                        FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS, ADDRESS), inPlace);
                 decompress = linker.downcallHandle(lib.findOrThrow("tjDecompress2"),
-                        FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+                        FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
+                        inPlace);
                 destroy = linker.downcallHandle(lib.findOrThrow("tjDestroy"), FunctionDescriptor.of(JAVA_INT, ADDRESS));
             } catch (RuntimeException | LinkageError e) {
                 why = "libturbojpeg is not loadable (" + e.getMessage() + "); install Debian's libturbojpeg0";
@@ -110,30 +114,27 @@ final class TurboJpeg {
      */
     static Pixels decode(byte[] jpeg, SizeCheck sizeCheck, Draft draft) throws ImageException {
         if (UNAVAILABLE != null) return null;
-        try (Arena arena = Arena.ofConfined()) {
+        try {
             MemorySegment handle = (MemorySegment) INIT.invokeExact();
             if (handle.equals(MemorySegment.NULL)) return null;
             try {
-                MemorySegment in = arena.allocate(jpeg.length);
-                MemorySegment.copy(jpeg, 0, in, JAVA_BYTE, 0, jpeg.length);
-                MemorySegment dims = arena.allocate(JAVA_INT, 4);
-                int rc = (int) HEADER.invokeExact(handle, in, (long) jpeg.length, dims, dims.asSlice(4), dims.asSlice(8), dims.asSlice(12));
+                MemorySegment in = MemorySegment.ofArray(jpeg);
+                int[] dims = new int[4]; // width, height, subsampling, colour space
+                MemorySegment d = MemorySegment.ofArray(dims);
+                int rc = (int) HEADER.invokeExact(handle, in, (long) jpeg.length, d, d.asSlice(4), d.asSlice(8), d.asSlice(12));
                 if (rc != 0) return null;
-                int width = dims.getAtIndex(JAVA_INT, 0);
-                int height = dims.getAtIndex(JAVA_INT, 1);
-                int colourspace = dims.getAtIndex(JAVA_INT, 3);
+                int width = dims[0], height = dims[1], colourspace = dims[3];
                 if (colourspace != TJCS_YCBCR && colourspace != TJCS_GRAY) return null;
                 sizeCheck.check(width, height);
                 int divisor = draft == null ? 1 : divisor(width, height, draft.minimumSize(width, height));
                 int outWidth = (width + divisor - 1) / divisor;
                 int outHeight = (height + divisor - 1) / divisor;
                 int channels = colourspace == TJCS_GRAY ? 1 : 3;
-                long bytes = (long) outWidth * outHeight * channels;
-                MemorySegment out = arena.allocate(bytes);
-                rc = (int) DECOMPRESS.invokeExact(handle, in, (long) jpeg.length, out, outWidth, 0, outHeight,
+                byte[] pixels = new byte[Math.multiplyExact(Math.multiplyExact(outWidth, outHeight), channels)];
+                rc = (int) DECOMPRESS.invokeExact(handle, in, (long) jpeg.length, MemorySegment.ofArray(pixels), outWidth, 0, outHeight,
                         channels == 1 ? TJPF_GRAY : TJPF_RGB, FLAGS);
                 if (rc != 0) return null;
-                return new Pixels(outWidth, outHeight, channels, out.toArray(JAVA_BYTE));
+                return new Pixels(outWidth, outHeight, channels, pixels);
             } finally {
                 int ignored = (int) DESTROY.invokeExact(handle);
             }
