@@ -25,7 +25,7 @@ final class ClassifyCommand {
     }
 
     static int run(String[] argv, PrintStream out, PrintStream err) throws ModelException {
-        Args args = new Args(argv, 0, Set.of("model", "tome", "budget", "reducer", "top", "backend", "threads", "batch"), Set.of("json"));
+        Args args = new Args(argv, 0, Set.of("model", "tome", "budget", "reducer", "top", "backend", "threads", "batch"), Set.of("json", "fast-decode"));
         String modelDir = args.require("model");
         List<String> images = args.positionals();
         if (images.isEmpty()) throw new Args.UsageException("classify needs at least one IMAGE");
@@ -36,7 +36,8 @@ final class ClassifyCommand {
                 .withReducer(args.reducer())
                 .withBackend(args.get("backend", "auto"))
                 .withThreads(args.integer("threads", 0, 0))
-                .withTopK(args.integer("top", 5, 1));
+                .withTopK(args.integer("top", 5, 1))
+                .withFastDecode(args.has("fast-decode"));
 
         long t0 = System.nanoTime();
         try (Classifier classifier = Classifier.open(modelDir, options)) {

@@ -12,7 +12,7 @@ public final class Main {
             usage: tomestream <command> [options]
 
             commands:
-              classify --model DIR [--reducer R] [--budget SPEC] [--top K] [--backend auto|cpu|tornado] [--threads T] [--batch B] [--json] IMAGE...
+              classify --model DIR [--reducer R] [--budget SPEC] [--top K] [--backend auto|cpu|tornado] [--threads T] [--batch B] [--json] [--fast-decode] IMAGE...
                        classify images (PNG, JPEG, BMP, GIF) with a timm ViT/DeiT model folder
               bench    --model DIR|random:ARCH [--reducer R] [--budget SPEC[;SPEC...]] [--batch B] [--threads T] [--seconds S]
                        [--backend auto|cpu|tornado]
@@ -21,6 +21,8 @@ public final class Main {
                        [--rates F,F,...] [--seconds S] [--drain N] [--latency-target MS] [--plot FILE.png]
                        the whole path under load: engine and classify img/s, then a broker and `run` in their own
                        processes, the drain rate of a pre-filled topic and p50/p99 at fixed offered rates; last line JSON
+              bench-decode [--model DIR|random:ARCH] [--fmnist-model DIR] [--images N]
+                       the optional fast JPEG decode against the exact path: ms per image and changed predictions
               eval     --model DIR [--dataset fashion-mnist] [--split test|train] [--limit N] [--reducer R[,R...]]
                        [--budget SPEC[;SPEC...]] [--batch B] [--threads T] [--csv FILE] [--plot FILE.png]
                        top-1 accuracy, img/s and GFLOPs of each reducer and budget against no reduction
@@ -61,6 +63,7 @@ public final class Main {
                 case "classify" -> ClassifyCommand.run(rest, out, err);
                 case "bench" -> BenchCommand.run(rest, out, err);
                 case "bench-stream" -> BenchStreamCommand.run(rest, out, err);
+                case "bench-decode" -> BenchDecodeCommand.run(rest, out, err);
                 case "eval" -> EvalCommand.run(rest, out, err);
                 case "visualize" -> VisualizeCommand.run(rest, out, err);
                 case "run" -> StreamingApp.run(rest);

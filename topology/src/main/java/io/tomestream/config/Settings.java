@@ -60,6 +60,8 @@ public final class Settings {
     public static final String LATENCY_TARGET_MS = "latency.target.ms";
     /** How long the shared engine waits for other stream threads' events to fill a batch. */
     public static final String BATCH_COALESCE_MS = "batch.coalesce.ms";
+    /** JPEG draft decoding (DCT-domain downscaling), off by default: faster, and no longer PIL's exact pixels. */
+    public static final String DECODE_FAST = "decode.fast";
     public static final String BACKEND = "backend";
     public static final String THREADS = "threads";
     public static final String TOP_K = "top.k";
@@ -86,6 +88,7 @@ public final class Settings {
             BUDGET_LADDER, "0;4:-1;8:-1;16:-1;24:-1",
             LATENCY_TARGET_MS, "1000",
             BATCH_COALESCE_MS, "5",
+            DECODE_FAST, "false",
             BACKEND, "auto",
             THREADS, "0",
             TOP_K, "5",
@@ -146,6 +149,9 @@ public final class Settings {
             throw new ConfigException("budget and tome name the same setting; give one (got '" + budget + "' and '" + tome + "')");
         }
         this.latencyTargetMs = number(LATENCY_TARGET_MS, 1, 3_600_000);
+        if (!get(DECODE_FAST).equalsIgnoreCase("true") && !get(DECODE_FAST).equalsIgnoreCase("false")) {
+            throw new ConfigException(DECODE_FAST + " must be true or false, got '" + get(DECODE_FAST) + "'");
+        }
         this.batchCoalesceMs = number(BATCH_COALESCE_MS, 0, 60_000);
         if (!budgetIsAuto()) {
             try {
@@ -337,6 +343,10 @@ public final class Settings {
     /** The schedules budget=auto picks from, least merging first. */
     public String budgetLadder() {
         return get(BUDGET_LADDER);
+    }
+
+    public boolean decodeFast() {
+        return get(DECODE_FAST).equalsIgnoreCase("true");
     }
 
     public long latencyTargetMs() {

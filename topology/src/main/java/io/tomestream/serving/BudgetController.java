@@ -10,11 +10,15 @@ import java.util.function.LongSupplier;
  * target:
  *
  * <pre>
- *   expected latency = age of the oldest event in the batch + cost(rung, batch + backlog behind it)
+ *   expected latency = age of the oldest event in the batch
+ *                    + cost(rung, batch + backlog behind it)
+ *                    + cost(rung, batch)
  * </pre>
  *
  * where the backlog is what waits behind this batch (consumer lag and other tasks' queued events), and
- * the cost comes from the {@link CostModel}. When no rung meets the target, it takes the most merging
+ * the cost comes from the {@link CostModel}. The last term is for the events that arrive while this batch
+ * runs: they wait for it, and a rung is chosen only at batch boundaries, so without it the latency
+ * overshoots the target by up to one batch whenever the load rises. When no rung meets the target, it takes the most merging
  * one, which drains the backlog fastest. At light load that is rung 0, full accuracy; under overload it
  * trades accuracy for staying on time, instead of letting the queue, and with it every event's
  * latency, grow without bound.
@@ -45,7 +49,8 @@ public final class BudgetController {
         long age = Math.max(0, clockMs.getAsLong() - oldestEventTimeMs);
         long queued = images + Math.max(0, backlog);
         for (int rung = 0; rung < ladder.size(); rung++) {
-            if (age + costs.batchMs(rung, (int) Math.min(queued, Integer.MAX_VALUE)) <= targetMs) return rung;
+            double expected = age + costs.batchMs(rung, (int) Math.min(queued, Integer.MAX_VALUE)) + costs.batchMs(rung, images);
+            if (expected <= targetMs) return rung;
         }
         return ladder.size() - 1;
     }

@@ -9,6 +9,7 @@ import io.tomestream.serving.BudgetController;
 import io.tomestream.serving.CostModel;
 import io.tomestream.serving.EngineBatcher;
 import io.tomestream.serving.Rung;
+import org.apache.kafka.streams.StreamsConfig;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -53,7 +54,8 @@ public final class SharedEngine implements AutoCloseable {
                 .withReducer(settings.reducer())
                 .withBackend(settings.backend())
                 .withThreads(settings.threads())
-                .withTopK(settings.topK());
+                .withTopK(settings.topK())
+                .withFastDecode(settings.decodeFast());
     }
 
     private static String firstRung(Settings settings) {
@@ -85,10 +87,23 @@ public final class SharedEngine implements AutoCloseable {
                 costs.append(i == 0 ? "" : ", ").append(ladder.get(i).spec())
                         .append(String.format(Locale.ROOT, " %.1f ms", msPerImage[i]));
             }
-            log.info("budget auto: latency target {} ms; forward pass per image at batch {}: {}", settings.latencyTargetMs(),
-                    settings.batchSize(), costs);
+            log.info("budget auto: latency target {} ms (aiming at {} ms before the commit); forward pass per image at batch {}: {}",
+                    settings.latencyTargetMs(), aimMs(settings), settings.batchSize(), costs);
         }
-        return new BudgetController(ladder, new CostModel(msPerImage), settings.latencyTargetMs(), System::currentTimeMillis);
+        return new BudgetController(ladder, new CostModel(msPerImage), aimMs(settings), System::currentTimeMillis);
+    }
+
+    /**
+     * What the controller aims for: the latency target less the commit interval. A result forwarded now is
+     * seen by read_committed consumers only when its transaction commits, up to commit.interval.ms later,
+     * and the target is the latency those consumers see.
+     */
+    static long aimMs(Settings settings) {
+        String interval = settings.get(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG);
+        boolean exactlyOnce = !StreamsConfig.AT_LEAST_ONCE.equals(settings.get(StreamsConfig.PROCESSING_GUARANTEE_CONFIG));
+        long commitMs = interval != null ? Long.parseLong(interval.strip()) : exactlyOnce ? 100 : 30_000;
+        // At-least-once outputs are visible when sent; only exactly-once holds them back until the commit.
+        return Math.max(1, settings.latencyTargetMs() - (exactlyOnce ? commitMs : 0));
     }
 
     public Engine engine() {

@@ -22,33 +22,35 @@ class BudgetControllerTest {
         return new BudgetController(LADDER, new CostModel(COSTS), targetMs, now::get);
     }
 
+    // expected latency = age + cost x (batch + backlog) + cost x batch (the events arriving meanwhile wait for this batch)
+
     @Test
     void aLightLoadRunsWithoutMerging() {
-        // 8 fresh events, nothing behind them: 8 x 40 ms = 320 ms, under 500
-        assertEquals(0, controller(500).choose(8, 0, now.get()));
+        // 8 fresh events, nothing behind them: 8 x 40 + 8 x 40 = 640 ms, under 1000
+        assertEquals(0, controller(1000).choose(8, 0, now.get()));
     }
 
     @Test
     void aBacklogPicksTheLeastMergingRungThatStillMeetsTheTarget() {
-        BudgetController c = controller(500);
-        // 8 + 16 queued: r=0 needs 960 ms, 8:-1 480 ms
+        BudgetController c = controller(1000);
+        // 8 + 16 queued: r=0 needs 24 x 40 + 320 = 1280 ms, 8:-1 24 x 20 + 160 = 640 ms
         assertEquals(1, c.choose(8, 16, now.get()));
-        // 8 + 32 queued: 8:-1 needs 800 ms, 16:-1 400 ms
-        assertEquals(2, c.choose(8, 32, now.get()));
+        // 8 + 40 queued: 8:-1 needs 48 x 20 + 160 = 1120 ms, 16:-1 48 x 10 + 80 = 560 ms
+        assertEquals(2, c.choose(8, 40, now.get()));
     }
 
     @Test
     void theAgeOfTheOldestEventCounts() {
-        BudgetController c = controller(500);
+        BudgetController c = controller(1000);
         long eventTime = now.get();
-        now.addAndGet(250); // the batch's oldest event has waited 250 ms already
-        // 8 x 40 = 320 ms more would make 570 ms; 8 x 20 = 160 makes 410
+        now.addAndGet(400); // the batch's oldest event has waited 400 ms already
+        // r=0: 400 + 640 = 1040 ms; 8:-1: 400 + 320 = 720 ms
         assertEquals(1, c.choose(8, 0, eventTime));
     }
 
     @Test
     void whenNothingMeetsTheTargetTheMostMergingRungDrainsFastest() {
-        BudgetController c = controller(500);
+        BudgetController c = controller(1000);
         assertEquals(2, c.choose(8, 10_000, now.get()));
         long old = now.get();
         now.addAndGet(60_000);
@@ -57,7 +59,7 @@ class BudgetControllerTest {
 
     @Test
     void itFallsBackToNoMergingOnceTheBacklogHasCleared() {
-        BudgetController c = controller(500);
+        BudgetController c = controller(1000);
         assertEquals(2, c.choose(8, 40, now.get()));
         assertEquals(0, c.choose(8, 0, now.get()));
     }
@@ -65,13 +67,13 @@ class BudgetControllerTest {
     @Test
     void theCostModelFollowsRealBatches() {
         CostModel costs = new CostModel(COSTS);
-        BudgetController c = new BudgetController(LADDER, costs, 500, now::get);
+        BudgetController c = new BudgetController(LADDER, costs, 1000, now::get);
         assertEquals(0, c.choose(8, 0, now.get()));
-        // Decoding turns out to cost 30 ms an image, which no warm-up saw: r=0 no longer fits 8 images in 500 ms.
+        // Decoding turns out to cost 30 ms an image, which no warm-up saw: r=0 no longer fits.
         for (int i = 0; i < 30; i++) costs.observe(0, 8, 8 * 30, 8 * 40);
         assertEquals(30, costs.prepareMsPerImage(), 0.5);
         assertEquals(40, costs.forwardMsPerImage()[0], 1e-9);
-        // r=0: 8 x (40 + 30) = 560 ms; 8:-1: 8 x (20 + 30) = 400 ms
+        // r=0: 2 x 8 x (40 + 30) = 1120 ms; 8:-1: 2 x 8 x (20 + 30) = 800 ms
         assertEquals(1, c.choose(8, 0, now.get()));
     }
 
