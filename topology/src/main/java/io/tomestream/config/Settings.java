@@ -113,6 +113,9 @@ public final class Settings {
             // The topology has no global stores; this only stops Kafka 4.3 warning about them at start-up.
             StreamsConfig.PROCESSING_EXCEPTION_HANDLER_GLOBAL_ENABLED_CONFIG, "true");
 
+    /** Kafka Streams' per-partition input queue; deprecated for input.buffer.max.bytes, which counts bytes, not records. */
+    private static final String BUFFERED_RECORDS = "buffered.records.per.partition";
+
     private static final String ENV_PREFIX = "TOMESTREAM_";
     private static final String KAFKA_ENV_PREFIX = "TOMESTREAM_KAFKA_";
 
@@ -311,6 +314,12 @@ public final class Settings {
         // Wall-clock punctuation only runs between polls; an idle poll blocks up to poll.ms (100 ms by
         // default), so a batch would wait up to that long past batch.max.wait.ms. Poll at least twice per wait.
         p.putIfAbsent(StreamsConfig.POLL_MS_CONFIG, String.valueOf(Math.clamp(batchMaxWaitMs / 2, 1, 100)));
+        if (budgetIsAuto()) {
+            // budget=auto sees the backlog as consumer lag; a record already fetched into Kafka Streams' queues
+            // (up to 1000 per partition by default) has left the lag and is invisible. Fetch little ahead instead.
+            p.putIfAbsent(StreamsConfig.consumerPrefix("max.poll.records"), String.valueOf(2 * batchSize));
+            p.putIfAbsent(BUFFERED_RECORDS, String.valueOf(batchSize));
+        }
         return p;
     }
 

@@ -62,6 +62,8 @@ public final class EngineBatcher implements AutoCloseable {
     private final LinkedBlockingQueue<Request> queue = new LinkedBlockingQueue<>();
     /** Images submitted and not yet taken into a batch. */
     private final AtomicLong queuedImages = new AtomicLong();
+    /** Events the stream tasks hold in their buffers, not yet submitted. */
+    private final AtomicLong bufferedInTasks = new AtomicLong();
     private final Thread dispatcher;
     private volatile boolean closed;
     /** A batch is in the engine. */
@@ -159,7 +161,7 @@ public final class EngineBatcher implements AutoCloseable {
             images.addAll(r.images());
         }
         try {
-            long backlog = queuedImages.get() + Math.max(0, lag.getAsLong());
+            long backlog = queuedImages.get() + Math.max(0, bufferedInTasks.get()) + Math.max(0, lag.getAsLong());
             int index = controller.choose(total, backlog, oldest);
             Rung rung = controller.ladder().get(index);
             Timed t = engine.classify(images, rung.rPerBlock());
@@ -183,6 +185,11 @@ public final class EngineBatcher implements AutoCloseable {
 
     private static void fail(List<Request> batch, Throwable e) {
         for (Request r : batch) r.done().completeExceptionally(e);
+    }
+
+    /** Stream tasks buffered (or submitted) {@code delta} events: they count as backlog until submitted. */
+    public void buffered(int delta) {
+        bufferedInTasks.addAndGet(delta);
     }
 
     /** Images submitted and not yet in a running batch. */

@@ -76,6 +76,8 @@ public final class StreamBench {
     private final Path home;
     private final Path work;
     private final ObjectMapper json = new ObjectMapper();
+    /** The event log is rewritten by each run, then appended to by each step. */
+    private boolean eventLogFresh = true;
 
     private StreamBench(Options o, PrintStream out, PrintStream err, Path home, Path work) {
         this.o = o;
@@ -311,6 +313,7 @@ public final class StreamBench {
             Thread.sleep(20);
         }
         List<Tracker.Done> done = tracker.results(step);
+        eventLog(step, t0, done);
         long[] latencies = done.stream().mapToLong(Tracker.Done::latencyMs).sorted().toArray();
         long lastAt = done.stream().mapToLong(Tracker.Done::receivedMs).max().orElse(t0);
         double meanR = done.stream().filter(d -> d.budget() != null).mapToDouble(d -> Rung.of(d.budget(), depth).meanR()).average().orElse(0);
@@ -322,6 +325,26 @@ public final class StreamBench {
         err.printf(Locale.ROOT, "bench-stream:   achieved %.1f/s, p50 %d ms, p99 %d ms, mean r %.2f%s%n", s.achieved(), s.p50(), s.p99(),
                 s.budgetMean(), s.missing() > 0 ? ", " + s.missing() + " results missing" : "");
         return s;
+    }
+
+    /** Every event of every step, next to the plot: when it was sent, its latency and its schedule. */
+    private void eventLog(String step, long t0, List<Tracker.Done> done) throws IOException {
+        Path csv = o.plot().resolveSibling(o.plot().getFileName().toString().replaceFirst("\\.png$", "") + "-events.csv");
+        if (csv.toAbsolutePath().getParent() != null) Files.createDirectories(csv.toAbsolutePath().getParent());
+        StringBuilder sb = new StringBuilder();
+        if (!Files.exists(csv) || eventLogFresh) sb.append("step,sent_ms,latency_ms,budget\n");
+        List<Tracker.Done> sorted = new ArrayList<>(done);
+        sorted.sort(java.util.Comparator.comparingLong(d -> d.sent().eventTimeMs()));
+        for (Tracker.Done d : sorted) {
+            sb.append(step).append(',').append(d.sent().eventTimeMs() - t0).append(',').append(d.latencyMs()).append(',')
+                    .append(d.budget() == null ? "" : d.budget()).append('\n');
+        }
+        if (eventLogFresh) {
+            Files.writeString(csv, sb);
+            eventLogFresh = false;
+        } else {
+            Files.writeString(csv, sb, java.nio.file.StandardOpenOption.APPEND);
+        }
     }
 
     private static void check(ChildProcess app, Tracker tracker) throws IOException {
@@ -368,7 +391,8 @@ public final class StreamBench {
         }
         LatencyPlot.write(series, String.format(Locale.ROOT, "%s, %s, batch %d", modelName,
                 o.events().equals("camera") ? "camera JPEGs" : "Fashion-MNIST", o.batch()), o.auto() ? o.latencyTargetMs() : 0, o.plot());
-        out.printf("%nplot: %s%n%n", o.plot());
+        out.printf("%nplot: %s (every event: %s)%n%n", o.plot(),
+                o.plot().resolveSibling(o.plot().getFileName().toString().replaceFirst("\\.png$", "") + "-events.csv"));
 
         Map<String, Object> j = new LinkedHashMap<>();
         j.put("model", modelName);

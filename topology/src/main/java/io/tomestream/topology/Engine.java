@@ -28,6 +28,13 @@ public record Engine(BatchClassifier classifier, String modelId, String modelVer
         default Batch classify(List<byte[]> encodedImages, long oldestEventTimeMs) {
             return new Batch(classify(encodedImages), null);
         }
+
+        /**
+         * A task buffered ({@code delta > 0}) or took out ({@code delta < 0}) events that wait for a batch:
+         * backlog a load-adaptive budget must see, since no consumer lag counts it any more.
+         */
+        default void buffered(int delta) {
+        }
     }
 
     /** A batch's outcomes, and the schedule it ran with (null: the configured one). */
@@ -52,6 +59,11 @@ public record Engine(BatchClassifier classifier, String modelId, String modelVer
             public Batch classify(List<byte[]> encodedImages, long oldestEventTimeMs) {
                 EngineBatcher.Result r = batcher.classify(encodedImages, oldestEventTimeMs);
                 return new Batch(r.outcomes(), r.rung().spec());
+            }
+
+            @Override
+            public void buffered(int delta) {
+                batcher.buffered(delta);
             }
         };
         return new Engine(shared, classifier.model().id(), modelVersion, classifier.reducer(), budget,

@@ -82,6 +82,7 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
             for (; it.hasNext(); it.next()) buffered++;
         }
         flushRestored = buffered > 0;
+        engine.classifier().buffered(buffered);
         if (flushRestored) {
             log.info("task {}: {} buffered records restored; classifying them at the first punctuation", context.taskId(), buffered);
         }
@@ -115,6 +116,7 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
         }
         buffer.put(in.storeKey(), in.encode());
         buffered++;
+        engine.classifier().buffered(1);
         oldestArrivalMs = Math.min(oldestArrivalMs, now);
         if (buffered >= batchSize) flush();
     }
@@ -140,6 +142,7 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
                     log.error("task {}: dropping unreadable buffer entry {}: {}", context.taskId(), kv.key, e.toString());
                 }
             }
+            engine.classifier().buffered(-chunk.size());
             classify(batch);
             // Deleted only after the results were forwarded: both are in the same transaction under exactly-once.
             for (KeyValue<Bytes, byte[]> kv : chunk) buffer.delete(kv.key);
@@ -217,6 +220,7 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
     @Override
     public void close() {
         if (punctuator != null) punctuator.cancel();
+        engine.classifier().buffered(-buffered); // the task's next owner counts them
     }
 
     private ImageEvent decode(BufferedRecord r) throws NotAnImageEvent {
