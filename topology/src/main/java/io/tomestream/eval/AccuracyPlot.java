@@ -1,5 +1,7 @@
 package io.tomestream.eval;
 
+import io.tomestream.plot.PlotText;
+
 import javax.imageio.ImageIO;
 import java.awt.BasicStroke;
 import java.awt.Color;
@@ -8,7 +10,6 @@ import java.awt.FontMetrics;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
 import java.awt.Shape;
-import java.awt.geom.AffineTransform;
 import java.awt.geom.Ellipse2D;
 import java.awt.geom.Path2D;
 import java.awt.geom.Rectangle2D;
@@ -67,7 +68,7 @@ public final class AccuracyPlot {
         g.setColor(Color.WHITE);
         g.fillRect(0, 0, WIDTH, HEIGHT);
         int plotW = WIDTH - LEFT - RIGHT, plotH = HEIGHT - TOP - BOTTOM;
-        Font small = new Font(Font.SANS_SERIF, Font.PLAIN, 13), label = new Font(Font.SANS_SERIF, Font.PLAIN, 15);
+        Font small = new Font(Font.SANS_SERIF, Font.PLAIN, 13);
 
         // grid and ticks
         g.setFont(small);
@@ -94,20 +95,8 @@ public final class AccuracyPlot {
         g.setStroke(new BasicStroke(1.2f));
         g.drawRect(LEFT, TOP, plotW, plotH);
 
-        // axis labels and title
-        g.setFont(label);
-        fm = g.getFontMetrics();
-        g.setColor(Color.BLACK);
-        String xLabel = "throughput (images/s)";
-        g.drawString(xLabel, LEFT + (plotW - fm.stringWidth(xLabel)) / 2, HEIGHT - 18);
-        String yLabel = "top-1 accuracy (%)";
-        AffineTransform saved = g.getTransform();
-        g.rotate(-Math.PI / 2);
-        g.drawString(yLabel, -(TOP + (plotH + fm.stringWidth(yLabel)) / 2), 24);
-        g.setTransform(saved);
-        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 16));
-        fm = g.getFontMetrics();
-        g.drawString(title, (WIDTH - fm.stringWidth(title)) / 2, 34);
+        PlotText.axesAndTitle(g, new java.awt.Rectangle(LEFT, TOP, plotW, plotH), WIDTH, HEIGHT,
+                "throughput (images/s)", "top-1 accuracy (%)", title);
 
         // curves: the baseline, then each budget by throughput
         g.setFont(small);

@@ -1,5 +1,7 @@
 package io.tomestream.streambench;
 
+import io.tomestream.plot.PlotText;
+
 import javax.imageio.ImageIO;
 import java.awt.BasicStroke;
 import java.awt.Color;
@@ -7,7 +9,6 @@ import java.awt.Font;
 import java.awt.FontMetrics;
 import java.awt.Graphics2D;
 import java.awt.RenderingHints;
-import java.awt.geom.AffineTransform;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -100,19 +101,8 @@ final class LatencyPlot {
             g.drawLine(LEFT, y, LEFT + plotW, y);
             g.drawString("latency target " + targetMs + " ms", LEFT + 8, y - 5);
         }
-        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 15));
-        fm = g.getFontMetrics();
-        g.setColor(Color.BLACK);
-        String xLabel = "offered load (events/s)";
-        g.drawString(xLabel, LEFT + (plotW - fm.stringWidth(xLabel)) / 2, HEIGHT - 18);
-        String yLabel = "latency, event time to result (log scale)";
-        AffineTransform saved = g.getTransform();
-        g.rotate(-Math.PI / 2);
-        g.drawString(yLabel, -(TOP + (plotH + fm.stringWidth(yLabel)) / 2), 24);
-        g.setTransform(saved);
-        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 16));
-        fm = g.getFontMetrics();
-        g.drawString(title, (WIDTH - fm.stringWidth(title)) / 2, 34);
+        PlotText.axesAndTitle(g, new java.awt.Rectangle(LEFT, TOP, plotW, plotH), WIDTH, HEIGHT,
+                "offered load (events/s)", "latency, event time to result (log scale)", title);
 
         g.setFont(small);
         int legendY = TOP + 18;
