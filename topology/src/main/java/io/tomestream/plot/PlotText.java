@@ -12,6 +12,17 @@ public final class PlotText {
     private PlotText() {
     }
 
+    /** A white, antialiased drawing surface on {@code image}. */
+    public static Graphics2D canvas(java.awt.image.BufferedImage image) {
+        Graphics2D g = image.createGraphics();
+        g.setRenderingHint(java.awt.RenderingHints.KEY_ANTIALIASING, java.awt.RenderingHints.VALUE_ANTIALIAS_ON);
+        g.setRenderingHint(java.awt.RenderingHints.KEY_TEXT_ANTIALIASING, java.awt.RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+        g.setRenderingHint(java.awt.RenderingHints.KEY_STROKE_CONTROL, java.awt.RenderingHints.VALUE_STROKE_PURE);
+        g.setColor(Color.WHITE);
+        g.fillRect(0, 0, image.getWidth(), image.getHeight());
+        return g;
+    }
+
     /**
      * The x label centred under {@code plot}, the y label rotated beside it and the title centred above,
      * in an image {@code width} by {@code height}.
