@@ -121,6 +121,11 @@ public final class Demo {
             return new Options(500, 5, null, "auto", FashionMnist.DEBIAN_DIR, "0", 3, 0, 0);
         }
 
+        /** {@code --budget auto}: the load-adaptive budget. */
+        boolean budgetIsAuto() {
+            return tome.strip().equalsIgnoreCase(Settings.AUTO);
+        }
+
         public Options withEvents(int n) {
             return new Options(n, bad, model, data, datasetDir, tome, partitions, threads, rate);
         }
@@ -228,9 +233,8 @@ public final class Demo {
         SharedEngine shared = null;
         KafkaStreams streams = null;
         try {
-            boolean auto = options.tome().strip().equalsIgnoreCase(Settings.AUTO);
             classifier = Classifier.open(modelDir, Classifier.Options.defaults()
-                    .withTome(auto ? "0" : options.tome()).withThreads(options.threads()).withTopK(3));
+                    .withTome(options.budgetIsAuto() ? "0" : options.tome()).withThreads(options.threads()).withTopK(3));
             ModelConfig config = classifier.config();
             boolean fmnistModel = isFashionMnistModel(config);
             String data = switch (options.data()) {
@@ -622,7 +626,7 @@ public final class Demo {
     // ------------------------------------------------------------------ summary
 
     private String budgetName(Classifier classifier) {
-        return options.tome().strip().equalsIgnoreCase(Settings.AUTO) ? Settings.AUTO : classifier.schedule().toString();
+        return options.budgetIsAuto() ? Settings.AUTO : classifier.schedule().toString();
     }
 
     private void printSummary(Classifier classifier, String data, List<Planned> plan, Results r) {
@@ -632,7 +636,7 @@ public final class Demo {
         int bad = (int) plan.stream().filter(p -> p.bad() != null).count();
         out.printf(Locale.ROOT, "model         %s (%s), ToMe %s, %s%n", classifier.model().id(), classifier.config().architecture(),
                 budgetName(classifier), classifier.backend().device());
-        if (options.tome().strip().equalsIgnoreCase(Settings.AUTO)) {
+        if (options.budgetIsAuto()) {
             StringBuilder used = new StringBuilder();
             r.byBudget().forEach((k, v) -> used.append(used.isEmpty() ? "" : ", ").append(k).append(' ').append(v));
             out.printf(Locale.ROOT, "budget        auto, schedules used (images): %s%n", used);
@@ -665,7 +669,7 @@ public final class Demo {
     }
 
     /** Nearest-rank percentile of sorted values; null when there are none. */
-    static Long percentile(long[] sorted, double p) {
+    public static Long percentile(long[] sorted, double p) {
         if (sorted.length == 0) return null;
         int rank = (int) Math.ceil(p * sorted.length);
         return sorted[Math.clamp(rank - 1, 0, sorted.length - 1)];

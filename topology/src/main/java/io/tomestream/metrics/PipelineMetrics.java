@@ -86,10 +86,6 @@ public final class PipelineMetrics {
                 .register(registry)).increment();
     }
 
-    public double budgetMeanR() {
-        return Double.longBitsToDouble(budgetMeanRBits.get());
-    }
-
     /**
      * {@code tomestream_engine_busy_seconds_total}: wall time the shared engine spent on batches. Its rate is the
      * engine's utilisation; below 1 under a backlog, the engine waits on the stream threads.

@@ -502,9 +502,10 @@ public final class StreamBench {
 
     // ------------------------------------------------------------------ small things
 
-    static long percentile(long[] sorted, double q) {
-        if (sorted.length == 0) return -1;
-        return sorted[Math.min(sorted.length - 1, (int) Math.ceil(q * sorted.length) - 1 < 0 ? 0 : (int) Math.ceil(q * sorted.length) - 1)];
+    /** The demo's nearest-rank percentile; -1 when a step got no results. */
+    private static long percentile(long[] sorted, double q) {
+        Long p = io.tomestream.demo.Demo.percentile(sorted, q);
+        return p == null ? -1 : p;
     }
 
     private static double round(double v, int digits) {
