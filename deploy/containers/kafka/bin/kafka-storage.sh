@@ -1,0 +1,2 @@
+#!/usr/bin/env bash
+exec /opt/kafka/bin/java-main kafka.tools.StorageTool "$@"
