@@ -151,57 +151,13 @@ class EndToEndIT {
     }
 
     private void produce(String bootstrap, String registryUrl) throws Exception {
-        byte[] jpeg = jpeg(Pipelines.image(3));
-        Random random = new Random(42);
-        byte[] noise = new byte[500];
-        random.nextBytes(noise);
-        byte[] corruptPng = Pipelines.image(0).clone();
-        for (int i = 40; i < corruptPng.length - 12; i++) corruptPng[i] ^= (byte) random.nextInt(256);
-
-        // Bad events sit at fixed positions among the good ones.
         AvroKafkaSerializer<ImageEvent> serializer = new AvroKafkaSerializer<>();
         serializer.configure(RegistrySerdeConfig.serializer(registryUrl, true), false);
-        Map<String, byte[]> plan = new LinkedHashMap<>();
-        int good = 0;
-        int[] badAt = {17, 42, 80, 111, 150, 177, 201, 238, 260, 299};
-        Object[][] badKinds = {
-                {"bad-corrupt-png", corruptPng, DeadLetterReason.UNDECODABLE_IMAGE},
-                {"bad-random-bytes", noise, DeadLetterReason.UNSUPPORTED_FORMAT},
-                {"bad-truncated-jpeg", Arrays.copyOf(jpeg, jpeg.length / 2), DeadLetterReason.UNDECODABLE_IMAGE},
-                {"bad-jpeg-cut-in-scan", Arrays.copyOf(jpeg, (startOfScan(jpeg) + jpeg.length) / 2), DeadLetterReason.UNDECODABLE_IMAGE},
-                {"bad-huge-png", Demo.pngClaiming(20000, 20000), DeadLetterReason.IMAGE_TOO_LARGE},
-                {"bad-huge-png-wide", Demo.pngClaiming(20000, 16), DeadLetterReason.IMAGE_TOO_LARGE},
-                {"bad-not-avro", null, DeadLetterReason.SCHEMA_ERROR},
-                {"bad-json", null, DeadLetterReason.SCHEMA_ERROR},
-                {"bad-unknown-schema-id", null, DeadLetterReason.SCHEMA_ERROR},
-                {"bad-unknown-schema-id-2", null, DeadLetterReason.SCHEMA_ERROR},
-        };
-        int b = 0;
-        for (int i = 0; i < EVENTS; i++) {
-            if (b < badAt.length && badAt[b] == i) {
-                String key = (String) badKinds[b][0];
-                byte[] image = (byte[]) badKinds[b][1];
-                byte[] value = switch (key) {
-                    case "bad-not-avro" -> "definitely not Avro".getBytes(StandardCharsets.UTF_8);
-                    case "bad-json" -> "{\"eventId\": \"x\", \"image\": \"...\"}".getBytes(StandardCharsets.UTF_8);
-                    // Confluent framing with a schema id the registry never handed out.
-                    case "bad-unknown-schema-id" -> confluentFramed(987_654, Arrays.copyOf(noise, 40));
-                    case "bad-unknown-schema-id-2" -> confluentFramed(Integer.MAX_VALUE, serializer.serialize(input,
-                            Pipelines.event(key, Pipelines.image(1), "image/png")), true);
-                    default -> serializer.serialize(input, Pipelines.event(key, image, key.contains("jpeg") ? "image/jpeg" : "image/png"));
-                };
-                plan.put(key, value);
-                badReason.put(key, (DeadLetterReason) badKinds[b][2]);
-                b++;
-            } else {
-                String key = String.format("good-%03d", good);
-                int img = good % Pipelines.IMAGES;
-                plan.put(key, serializer.serialize(input, Pipelines.event(key, Pipelines.image(img), "image/png")));
-                goodImage.put(key, img);
-                good++;
-            }
-        }
+        TestEvents events = TestEvents.withBadOnes(EVENTS, e -> serializer.serialize(input, e));
         serializer.close();
+        Map<String, byte[]> plan = events.values();
+        goodImage.putAll(events.goodImage());
+        badReason.putAll(events.badReason());
         try (KafkaProducer<String, byte[]> producer = Pipelines.producer(bootstrap)) {
             for (var e : plan.entrySet()) producer.send(new ProducerRecord<>(input, e.getKey(), e.getValue()));
             producer.flush();
@@ -327,33 +283,4 @@ class EndToEndIT {
         return out;
     }
 
-    private static byte[] confluentFramed(int schemaId, byte[] avro) {
-        return ByteBuffer.allocate(5 + avro.length).put((byte) 0).putInt(schemaId).put(avro).array();
-    }
-
-    /** A real Confluent-framed value whose id is replaced by one the registry doesn't know. */
-    private static byte[] confluentFramed(int schemaId, byte[] framed, boolean replaceId) {
-        byte[] out = framed.clone();
-        ByteBuffer.wrap(out).put(0, (byte) 0).putInt(1, schemaId);
-        return out;
-    }
-
-    private static byte[] jpeg(byte[] png) throws IOException {
-        BufferedImage image = ImageIO.read(new ByteArrayInputStream(png));
-        BufferedImage rgb = new BufferedImage(image.getWidth(), image.getHeight(), BufferedImage.TYPE_INT_RGB);
-        rgb.getGraphics().drawImage(image, 0, 0, null);
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        assertTrue(ImageIO.write(rgb, "jpeg", out));
-        return out.toByteArray();
-    }
-
-    /** Where the entropy-coded data begins: after the SOS marker (FF DA) and its header. */
-    private static int startOfScan(byte[] jpeg) {
-        for (int i = 2; i + 3 < jpeg.length; i++) {
-            if ((jpeg[i] & 0xFF) == 0xFF && (jpeg[i + 1] & 0xFF) == 0xDA) {
-                return i + 2 + (((jpeg[i + 2] & 0xFF) << 8) | (jpeg[i + 3] & 0xFF));
-            }
-        }
-        throw new AssertionError("no SOS marker");
-    }
 }

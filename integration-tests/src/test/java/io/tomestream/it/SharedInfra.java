@@ -1,6 +1,5 @@
 package io.tomestream.it;
 
-import org.junit.jupiter.api.extension.ExtensionConfigurationException;
 import org.junit.jupiter.api.extension.ExtensionContext;
 import org.junit.jupiter.api.extension.ParameterContext;
 import org.junit.jupiter.api.extension.ParameterResolutionException;
@@ -28,13 +27,6 @@ import org.junit.jupiter.api.extension.ParameterResolver;
 public final class SharedInfra implements ParameterResolver {
 
     private static final ExtensionContext.Namespace NAMESPACE = ExtensionContext.Namespace.create(SharedInfra.class);
-
-    /**
-     * Reserved opt-in switch for container-based infrastructure. The in-JVM broker and the child
-     * process registry are the only implementation, and they are used whether or not a Docker daemon
-     * answers; setting this switch fails the run instead of silently testing something else.
-     */
-    public static final String TESTCONTAINERS_SWITCH = "tomestream.it.testcontainers";
 
     @Override
     public boolean supportsParameter(ParameterContext parameterContext, ExtensionContext extensionContext) {
@@ -66,10 +58,6 @@ public final class SharedInfra implements ParameterResolver {
     }
 
     private static ExtensionContext.Store store(ExtensionContext context) {
-        if (Boolean.getBoolean(TESTCONTAINERS_SWITCH)) {
-            throw new ExtensionConfigurationException("-D" + TESTCONTAINERS_SWITCH + "=true asks for"
-                    + " Testcontainers, which this project does not implement (see integration-tests/README.md)");
-        }
         return context.getRoot().getStore(NAMESPACE);
     }
 }
