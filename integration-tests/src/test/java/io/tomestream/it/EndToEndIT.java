@@ -5,23 +5,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.awt.image.BufferedImage;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
-import javax.imageio.ImageIO;
 
 import org.apache.avro.Schema;
 import org.apache.avro.generic.GenericData;
@@ -47,7 +41,6 @@ import io.apicurio.registry.serde.avro.AvroKafkaDeserializer;
 import io.apicurio.registry.serde.avro.AvroKafkaSerializer;
 import io.tomestream.classify.Classifier;
 import io.tomestream.config.Settings;
-import io.tomestream.demo.Demo;
 import io.tomestream.metrics.PipelineMetrics;
 import io.tomestream.schema.Classification;
 import io.tomestream.schema.DeadLetter;
@@ -282,5 +275,4 @@ class EndToEndIT {
         b.duplicate().get(out);
         return out;
     }
-
 }
