@@ -44,7 +44,10 @@ public final class ApicurioRegistry implements AutoCloseable {
     private final Path logFile;
     private final Path pidFile;
     private final int instance;
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    private HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+    /** Extra Quarkus flags (HTTPS), and the scheme the URLs use. */
+    private List<String> tlsArgs = List.of();
+    private String scheme = "http";
 
     private int port;
     private int managementPort;
@@ -63,6 +66,12 @@ public final class ApicurioRegistry implements AutoCloseable {
 
     /** Spawns a registry process on free ports and returns without waiting for it to be ready. */
     public static ApicurioRegistry launch() {
+        ApicurioRegistry registry = prepare();
+        registry.spawn();
+        return registry;
+    }
+
+    private static ApicurioRegistry prepare() {
         Path home = Path.of(System.getProperty("tomestream.it.apicurio.home", "target/apicurio-registry"));
         if (!Files.isRegularFile(home.resolve("quarkus-run.jar"))) {
             throw new IllegalStateException("no Apicurio Registry at " + home.toAbsolutePath()
@@ -81,8 +90,24 @@ public final class ApicurioRegistry implements AutoCloseable {
         registry.reapOrphan();
         registry.port = freePort();
         registry.managementPort = freePort();
-        registry.spawn();
         return registry;
+    }
+
+    /**
+     * A registry served over HTTPS only, through Quarkus' TLS registry: {@code keystore} (PKCS12) holds
+     * its certificate, {@code trust} is how the tests' own probes trust it. Waits until ready.
+     */
+    public static ApicurioRegistry startTls(Path keystore, String password, javax.net.ssl.SSLContext trust) {
+        ApicurioRegistry registry = prepare();
+        registry.tlsArgs = List.of(
+                "-Dquarkus.http.ssl-port=" + registry.port,
+                "-Dquarkus.http.insecure-requests=disabled",
+                "-Dquarkus.tls.key-store.p12.path=" + keystore.toAbsolutePath(),
+                "-Dquarkus.tls.key-store.p12.password=" + password);
+        registry.scheme = "https";
+        registry.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).sslContext(trust).build();
+        registry.spawn();
+        return registry.awaitReady();
     }
 
     /** {@link #launch()} and wait until the registry is ready. */
@@ -106,8 +131,9 @@ public final class ApicurioRegistry implements AutoCloseable {
                 "-Dquarkus.management.port=" + managementPort,
                 // Defaults, spelled out: in-memory H2 storage, no authentication.
                 "-Dapicurio.storage.kind=sql",
-                "-Dapicurio.storage.sql.kind=h2",
-                "-jar", "quarkus-run.jar"));
+                "-Dapicurio.storage.sql.kind=h2"));
+        command.addAll(tlsArgs);
+        command.addAll(List.of("-jar", "quarkus-run.jar"));
         try {
             Files.createDirectories(logFile.toAbsolutePath().getParent());
             ProcessBuilder pb = new ProcessBuilder(command)
@@ -203,7 +229,8 @@ public final class ApicurioRegistry implements AutoCloseable {
     }
 
     private String baseUrlUnchecked() {
-        return "http://127.0.0.1:" + port;
+        // The certificate names localhost; a TLS client checks the host name against it.
+        return scheme.equals("https") ? "https://localhost:" + port : "http://127.0.0.1:" + port;
     }
 
     /** {@code http://127.0.0.1:<port>}; waits until ready. */

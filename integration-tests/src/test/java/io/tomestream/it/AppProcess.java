@@ -27,7 +27,7 @@ final class AppProcess implements AutoCloseable {
      */
     static final int EXIT_ON_SIGTERM = 143;
 
-    private static final Path LAUNCHER = Pipelines.ROOT.resolve("bin/tomestream");
+    static final Path LAUNCHER = Pipelines.ROOT.resolve("bin/tomestream");
     private static final Path JAR = Pipelines.ROOT.resolve("topology/target/tomestream.jar");
 
     private final String name;
@@ -159,6 +159,12 @@ final class AppProcess implements AutoCloseable {
         if (!tail.contains("StreamingApp - stopped") || tail.contains("did not stop within")) {
             throw new AssertionError(name + " did not shut down cleanly on SIGTERM; log " + log + ":\n" + tail);
         }
+        return process.exitValue();
+    }
+
+    /** Waits for the instance to exit by itself; returns its exit code, or fails after {@code seconds}. */
+    int awaitOwnExit(int seconds) {
+        if (!awaitExit(seconds)) throw new AssertionError(name + " still runs after " + seconds + " s; log " + log + ":\n" + logTail());
         return process.exitValue();
     }
 

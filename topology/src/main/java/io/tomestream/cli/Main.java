@@ -1,6 +1,7 @@
 package io.tomestream.cli;
 
 import io.tomestream.model.ModelException;
+import io.tomestream.topology.KafkaRefusal;
 import io.tomestream.topology.StreamingApp;
 
 import java.io.PrintStream;
@@ -75,6 +76,9 @@ public final class Main {
             err.println("tomestream: " + e.getMessage());
             err.println("run 'tomestream help' for usage");
             return 2;
+        } catch (KafkaRefusal e) {
+            err.println("tomestream: " + e.getMessage());
+            return 1;
         } catch (ModelException | IllegalArgumentException e) {
             err.println("tomestream: " + e.getMessage());
             return 2;

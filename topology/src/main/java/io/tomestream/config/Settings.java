@@ -300,6 +300,46 @@ public final class Settings {
         return v == null ? null : APP_KEYS.contains(key) ? v.strip() : v;
     }
 
+    /**
+     * The settings as a log line shows them: every key and value, sorted, with each secret shown as
+     * Kafka's own config dump shows it, {@code [hidden]}.
+     */
+    public String redacted() {
+        StringBuilder out = new StringBuilder();
+        new java.util.TreeMap<>(values).forEach((k, v) -> {
+            if (!out.isEmpty()) out.append(", ");
+            out.append(k).append('=').append(isSecret(k) ? "[hidden]" : v);
+        });
+        return out.toString();
+    }
+
+    private static final String[] CLIENT_PREFIXES = {"main.consumer.", "restore.consumer.", "global.consumer.", "consumer.", "producer.", "admin."};
+    private static final java.util.List<org.apache.kafka.common.config.ConfigDef> CLIENT_DEFS = java.util.List.of(
+            StreamsConfig.configDef(), org.apache.kafka.clients.producer.ProducerConfig.configDef(),
+            org.apache.kafka.clients.consumer.ConsumerConfig.configDef(), org.apache.kafka.clients.admin.AdminClientConfig.configDef());
+
+    /**
+     * Kafka's password-typed keys (with or without a client prefix or a listener.name... prefix), and
+     * any other key that names a password, secret, token, credentials or JAAS config: a serde's or a
+     * registry client's, whose types we can't look up.
+     */
+    static boolean isSecret(String key) {
+        String k = key.toLowerCase(Locale.ROOT);
+        if (k.contains("password") || k.contains("secret") || k.contains("jaas") || k.contains("token")
+                || k.contains("credentials") || k.endsWith("user.info")) return true;
+        for (String prefix : CLIENT_PREFIXES) {
+            if (k.startsWith(prefix)) {
+                k = k.substring(prefix.length());
+                break;
+            }
+        }
+        for (var def : CLIENT_DEFS) {
+            var configKey = def.configKeys().get(k);
+            if (configKey != null && configKey.type == org.apache.kafka.common.config.ConfigDef.Type.PASSWORD) return true;
+        }
+        return false;
+    }
+
     /** Every key and value after all layers. */
     public Map<String, String> values() {
         return values;

@@ -38,6 +38,8 @@ public final class StreamingApp {
     private final Settings settings;
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final CountDownLatch stopped = new CountDownLatch(1);
+    /** Set when the cluster refused the app (credentials, certificate, ACLs): run() ends with its one line. */
+    private volatile KafkaRefusal refused;
     private final AtomicBoolean shutDown = new AtomicBoolean();
     private volatile MetricsServer server;
     private volatile Classifier classifier;
@@ -62,11 +64,14 @@ public final class StreamingApp {
                 log.info("metrics on :{}/metrics, health on /health/live and /health/ready", server.port());
             }
             bindJvmMetrics();
+            log.info("settings: {}", settings.redacted());
+            Preflight.check(settings); // seconds, before a model that may take a minute to load
             startStreams(openClassifier());
             // Until SIGTERM's shutdown hook has closed the streams, or a stream thread failed.
             stopped.await();
             KafkaStreams.State end = streams.state();
             shutdown();
+            if (refused != null) throw refused;
             return end == KafkaStreams.State.ERROR || end == KafkaStreams.State.PENDING_ERROR ? 1 : 0;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -116,7 +121,13 @@ public final class StreamingApp {
         // Our processor handles every per-record failure, so what arrives here is Kafka-level (fenced
         // producer, lost registry, ...). Exiting lets the platform restart the process cleanly.
         s.setUncaughtExceptionHandler(e -> {
-            log.error("a stream thread failed; shutting down: {}", e.toString(), e);
+            KafkaRefusal refusal = KafkaRefusal.of(e);
+            if (refusal != null) {
+                refused = refusal;
+                log.error("{}; shutting down", refusal.getMessage());
+            } else {
+                log.error("a stream thread failed; shutting down: {}", e.toString(), e);
+            }
             return StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
         });
         kafkaMetrics = new KafkaStreamsMetrics(s); // includes records-lag-max, the consumer lag

@@ -201,4 +201,25 @@ class SettingsTest {
     }
 
     private static final Map<String, String> MINIMAL_ENV = Map.of("TOMESTREAM_MODEL_DIR", "m", "TOMESTREAM_KAFKA_BOOTSTRAP_SERVERS", "k:1");
+
+    @Test
+    void theSettingsLineHidesEverySecretAndNothingElse() {
+        Settings s = Settings.of(Map.ofEntries(Map.entry("model.dir", "m"), Map.entry("bootstrap.servers", "broker:9093"),
+                Map.entry("security.protocol", "SASL_SSL"),
+                Map.entry("sasl.jaas.config", "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"u\" password=\"s3cret-1\";"),
+                Map.entry("ssl.keystore.password", "s3cret-2"),
+                Map.entry("producer.ssl.key.password", "s3cret-3"),
+                Map.entry("listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config", "s3cret-4"),
+                Map.entry("apicurio.registry.auth.client-secret", "s3cret-5"),
+                Map.entry("apicurio.registry.tls.truststore.password", "s3cret-6"),
+                Map.entry("basic.auth.user.info", "user:s3cret-7"),
+                Map.entry("ssl.truststore.location", "/etc/trust.p12")));
+        String line = s.redacted();
+        for (String secret : new String[] {"s3cret-1", "s3cret-2", "s3cret-3", "s3cret-4", "s3cret-5", "s3cret-6", "s3cret-7", "ScramLoginModule"}) {
+            assertFalse(line.contains(secret), secret + " in " + line);
+        }
+        assertTrue(line.contains("sasl.jaas.config=[hidden]"), line);
+        assertTrue(line.contains("bootstrap.servers=broker:9093") && line.contains("ssl.truststore.location=/etc/trust.p12")
+                && line.contains("security.protocol=SASL_SSL"), "what is not secret stays readable: " + line);
+    }
 }
