@@ -171,29 +171,8 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
         long t0 = System.nanoTime();
         long oldestEventTime = Long.MAX_VALUE;
         for (ImageEvent e : events) oldestEventTime = Math.min(oldestEventTime, e.getEventTime().toEpochMilli());
-        List<Outcome> outcomes;
-        String budget;
-        try {
-            Engine.Batch result = engine.classifier().classify(images, oldestEventTime);
-            outcomes = result == null ? null : result.outcomes();
-            budget = result == null || result.budget() == null ? engine.tomeSpec() : result.budget();
-            if (outcomes == null || outcomes.size() != images.size()) {
-                throw new IllegalStateException("the engine returned " + (outcomes == null ? "no" : outcomes.size())
-                        + " outcomes for " + images.size() + " images");
-            }
-        } catch (EngineBatcher.Interrupted e) {
-            throw e; // nothing was classified: the thread stops, and the batch stays in the store for a retry
-        } catch (RuntimeException e) {
-            // A broken engine must not kill the stream thread: the thread would be replaced, re-read the
-            // same batch from the store and fail again, forever. The batch is dead-lettered instead.
-            if (modelErrorTraced.compareAndSet(false, true)) {
-                log.error("task {}: classifying a batch of {} failed; it goes to the DLQ as MODEL_ERROR", context.taskId(), images.size(), e);
-            } else {
-                log.error("task {}: classifying a batch of {} failed; it goes to the DLQ as MODEL_ERROR: {}", context.taskId(), images.size(), e.toString());
-            }
-            for (BufferedRecord r : accepted) deadLetter(r, DeadLetterReason.MODEL_ERROR, "classify failed: " + e, true);
-            return;
-        }
+        String[] budget = {engine.tomeSpec()};
+        List<Outcome> outcomes = classifyIsolating(accepted, images, oldestEventTime, budget);
         metrics.batch(images.size(), System.nanoTime() - t0);
 
         long now = System.currentTimeMillis();
@@ -201,13 +180,56 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
             BufferedRecord r = accepted.get(i);
             ImageEvent event = events.get(i);
             switch (outcomes.get(i)) {
+                case null -> { } // the engine failed on this image alone; it is dead-lettered already
                 case Outcome.Classified c -> {
-                    context.forward(new Record<>(r.key(), Classifications.of(event, c.prediction(), engine, budget, now), r.timestamp()),
+                    context.forward(new Record<>(r.key(), Classifications.of(event, c.prediction(), engine, budget[0], now), r.timestamp()),
                             ClassificationTopology.CLASSIFIED_SINK);
                     metrics.classified(c.prediction().finalTokens(), now - event.getEventTime().toEpochMilli());
                 }
                 case Outcome.Rejected rejected -> deadLetter(r, reason(rejected.error()), rejected.error().getMessage(), true);
             }
+        }
+    }
+
+    /**
+     * The engine's outcome for each image. When a call fails, its two halves are tried again, down to
+     * the single image that fails: only that event goes to the DLQ as MODEL_ERROR (and is null here),
+     * and the rest of its batch is classified. A broken engine fails every image that way, one by one,
+     * and the stream still goes on. A stack overflow or an out-of-memory error in the engine is handled
+     * the same way: left to kill the stream thread, the batch would come back from the store after the
+     * restart and fail again, forever. {@code budget[0]} gets the schedule the last call ran with.
+     */
+    private List<Outcome> classifyIsolating(List<BufferedRecord> records, List<byte[]> images, long oldestEventTime, String[] budget) {
+        try {
+            Engine.Batch result = engine.classifier().classify(images, oldestEventTime);
+            List<Outcome> outcomes = result == null ? null : result.outcomes();
+            if (outcomes == null || outcomes.size() != images.size()) {
+                throw new IllegalStateException("the engine returned " + (outcomes == null ? "no" : outcomes.size())
+                        + " outcomes for " + images.size() + " images");
+            }
+            if (result.budget() != null) budget[0] = result.budget();
+            return outcomes;
+        } catch (EngineBatcher.Interrupted e) {
+            throw e; // nothing was classified: the thread stops, and the batch stays in the store for a retry
+        } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
+            if (images.size() > 1) {
+                log.warn("task {}: classifying a batch of {} failed ({}); retrying its halves to find the event that fails",
+                        context.taskId(), images.size(), e.toString());
+                int half = images.size() / 2;
+                List<Outcome> out = new ArrayList<>(classifyIsolating(records.subList(0, half), images.subList(0, half), oldestEventTime, budget));
+                out.addAll(classifyIsolating(records.subList(half, images.size()), images.subList(half, images.size()), oldestEventTime, budget));
+                return out;
+            }
+            BufferedRecord poison = records.getFirst();
+            if (modelErrorTraced.compareAndSet(false, true)) {
+                log.error("task {}: the engine fails on {}-{}@{}; it goes to the DLQ as MODEL_ERROR", context.taskId(),
+                        poison.topic(), poison.partition(), poison.offset(), e);
+            } else {
+                log.error("task {}: the engine fails on {}-{}@{}; it goes to the DLQ as MODEL_ERROR: {}", context.taskId(),
+                        poison.topic(), poison.partition(), poison.offset(), e.toString());
+            }
+            deadLetter(poison, DeadLetterReason.MODEL_ERROR, "classify failed: " + e, true);
+            return java.util.Collections.singletonList(null);
         }
     }
 

@@ -226,24 +226,55 @@ class ClassificationTopologyTest {
     }
 
     @Test
-    void anEngineFailureDeadLettersItsBatchAndTheStreamGoesOn() {
+    void aPoisonImageIsIsolatedOnlyItsEventIsDeadLetteredAndTheRestOfItsBatchIsClassified() {
+        for (Throwable failure : new Throwable[] {new IllegalStateException("CUDA error: illegal address"), new StackOverflowError()}) {
+            byte[] poison = Arrays.copyOf(image(3), image(3).length + 1); // marked by a trailing byte
+            AtomicInteger calls = new AtomicInteger();
+            Engine failsOnPoison = engine.withClassifier(images -> {
+                calls.incrementAndGet();
+                if (images.stream().anyMatch(b -> Arrays.equals(b, poison))) {
+                    if (failure instanceof Error e) throw e;
+                    throw (RuntimeException) failure;
+                }
+                return classifier.classify(images);
+            });
+            start(failsOnPoison, Settings.BATCH_SIZE, "16");
+            for (int i = 0; i < 16; i++) input.pipeInput("k" + i, encoded("e" + i, i == 7 ? poison : image(i % 8)));
+
+            List<TestRecord<String, SpecificRecord>> dead = deadLetters.readRecordsToList();
+            assertEquals(List.of("k7"), dead.stream().map(TestRecord::key).toList(), "only the poison event, for " + failure);
+            DeadLetter letter = (DeadLetter) dead.getFirst().value();
+            assertEquals(DeadLetterReason.MODEL_ERROR, letter.getReason());
+            assertTrue(letter.getMessage().contains(failure.getClass().getSimpleName()), letter.getMessage());
+            List<TestRecord<String, SpecificRecord>> out = classified.readRecordsToList();
+            assertEquals(15, out.size(), "the 15 others of its batch");
+            for (TestRecord<String, SpecificRecord> r : out) {
+                int i = Integer.parseInt(r.key().substring(1));
+                assertEquals(expected.get(i % 8).best().index(), ((Classification) r.value()).getTopK().getFirst().getIndex(), r.key());
+            }
+            // 16 -> 8 -> 4 -> 2 -> 1: one failing call per level, and the halves beside them.
+            assertEquals(9, calls.get(), "bisection calls");
+            driver.close();
+            driver = null;
+        }
+    }
+
+    @Test
+    void aBrokenEngineDeadLettersEveryEventAndTheStreamGoesOn() {
         AtomicInteger calls = new AtomicInteger();
-        Engine flaky = engine.withClassifier(images -> switch (calls.incrementAndGet()) {
-            case 1 -> throw new IllegalStateException("device lost");
-            case 2 -> List.of(); // wrong number of outcomes
-            default -> classifier.classify(images);
-        });
-        start(flaky, Settings.BATCH_SIZE, "2");
+        Engine broken = engine.withClassifier(images -> calls.incrementAndGet() <= 3 ? List.of() : classifier.classify(images));
+        start(broken, Settings.BATCH_SIZE, "2");
         for (int i = 0; i < 6; i++) input.pipeInput("k" + i, encoded("e" + i, image(i)));
 
+        // The batch [k0, k1] fails, then each half alone: both are dead-lettered; the engine works again after that.
         List<TestRecord<String, SpecificRecord>> dead = deadLetters.readRecordsToList();
-        assertEquals(List.of("k0", "k1", "k2", "k3"), dead.stream().map(TestRecord::key).toList());
+        assertEquals(List.of("k0", "k1"), dead.stream().map(TestRecord::key).toList());
         for (TestRecord<String, SpecificRecord> r : dead) {
-            assertEquals(DeadLetterReason.MODEL_ERROR, ((DeadLetter) r.value()).getReason());
+            DeadLetter d = (DeadLetter) r.value();
+            assertEquals(DeadLetterReason.MODEL_ERROR, d.getReason());
+            assertTrue(d.getMessage().contains("returned 0 outcomes for 1 images"), d.getMessage());
         }
-        assertTrue(((DeadLetter) dead.get(0).value()).getMessage().contains("device lost"));
-        assertTrue(((DeadLetter) dead.get(2).value()).getMessage().contains("returned 0 outcomes for 2 images"));
-        assertEquals(List.of("k4", "k5"), keys(classified));
+        assertEquals(List.of("k2", "k3", "k4", "k5"), keys(classified));
     }
 
     @Test
