@@ -151,7 +151,7 @@ class RoundTripTest {
     Schema reason = DeadLetterReason.getClassSchema();
     assertEquals(Arrays.stream(DeadLetterReason.values()).map(Enum::name).toList(), reason.getEnumSymbols());
     assertEquals(List.of("UNDECODABLE_IMAGE", "IMAGE_TOO_LARGE", "UNSUPPORTED_FORMAT", "SCHEMA_ERROR",
-        "MODEL_ERROR", "PAYLOAD_TOO_LARGE", "UNKNOWN"), reason.getEnumSymbols());
+        "MODEL_ERROR", "PAYLOAD_TOO_LARGE", "UNKNOWN", "UNREADABLE_BUFFER_ENTRY"), reason.getEnumSymbols());
     assertEquals("UNKNOWN", reason.getEnumDefault());
   }
 }

@@ -56,7 +56,7 @@ public final class ClassificationTopology {
         // Built with the app's settings, so topology-level ones (e.g. processing.exception.handler.*) apply.
         Topology topology = new Topology(new TopologyConfig(new StreamsConfig(settings.kafkaProperties())));
         topology.addSource(SOURCE, new ByteArrayDeserializer(), new ByteArrayDeserializer(), settings.topicInput());
-        topology.addProcessor(PROCESSOR, () -> new MicroBatchProcessor(engine, values, metrics,
+        topology.addProcessor(PROCESSOR, () -> new MicroBatchProcessor(engine, settings.topicInput(), values, metrics,
                 settings.batchSize(), settings.batchMaxWaitMs(), settings.imageMaxBytes()), SOURCE);
         topology.addStateStore(buffer, PROCESSOR);
         topology.addSink(CLASSIFIED_SINK, settings.topicOutput(), new ByteArraySerializer(),

@@ -48,6 +48,30 @@ public final class DeadLetters {
         return new Record<>(in.key(), letter, in.timestamp(), headers);
     }
 
+    /**
+     * A batch-buffer entry that can't be read back (a store written by an incompatible version, or
+     * damaged): its stored bytes as the payload, and the partition and offset its store key names, so
+     * that nothing leaves the buffer without a trace. It has no key: the original key is inside the
+     * unreadable bytes.
+     */
+    static Record<byte[], SpecificRecord> unreadable(String topic, int partition, long offset, byte[] stored, String message, long nowMs) {
+        String line = oneLine(message);
+        DeadLetter letter = DeadLetter.newBuilder()
+                .setOriginalTopic(topic)
+                .setOriginalPartition(partition)
+                .setOriginalOffset(offset)
+                .setOriginalKey(null)
+                .setReason(DeadLetterReason.UNREADABLE_BUFFER_ENTRY)
+                .setMessage(line)
+                .setOriginalPayload(stored == null ? null : ByteBuffer.wrap(stored))
+                .setFailedAt(Instant.ofEpochMilli(nowMs))
+                .build();
+        RecordHeaders headers = new RecordHeaders();
+        headers.add(REASON_HEADER, DeadLetterReason.UNREADABLE_BUFFER_ENTRY.name().getBytes(StandardCharsets.UTF_8));
+        headers.add(MESSAGE_HEADER, line.getBytes(StandardCharsets.UTF_8));
+        return new Record<>(null, letter, nowMs, headers);
+    }
+
     static String oneLine(String message) {
         String s = message == null || message.isBlank() ? "(no message)" : message.strip();
         int nl = s.indexOf('\n');

@@ -45,6 +45,8 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
     private static final AtomicBoolean modelErrorTraced = new AtomicBoolean();
 
     private final Engine engine;
+    /** The source topic, named in the dead letter of a buffer entry that can't be read back. */
+    private final String inputTopic;
     private final Deserializer<SpecificRecord> valueDeserializer;
     private final PipelineMetrics metrics;
     private final int batchSize;
@@ -58,9 +60,10 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
     private long oldestArrivalMs;
     private boolean flushRestored;
 
-    MicroBatchProcessor(Engine engine, Deserializer<SpecificRecord> valueDeserializer, PipelineMetrics metrics,
+    MicroBatchProcessor(Engine engine, String inputTopic, Deserializer<SpecificRecord> valueDeserializer, PipelineMetrics metrics,
                         int batchSize, long maxWaitMs, int imageMaxBytes) {
         this.engine = engine;
+        this.inputTopic = inputTopic;
         this.valueDeserializer = valueDeserializer;
         this.metrics = metrics;
         this.batchSize = batchSize;
@@ -138,8 +141,9 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
                 try {
                     batch.add(BufferedRecord.decode(kv.value));
                 } catch (RuntimeException e) {
-                    // Only a store written by an incompatible version could hold this; keeping it would fail every flush.
-                    log.error("task {}: dropping unreadable buffer entry {}: {}", context.taskId(), kv.key, e.toString());
+                    // Only a store written by an incompatible version could hold this; keeping it would fail
+                    // every flush, and dropping it would lose the event without a trace.
+                    unreadable(kv, e);
                 }
             }
             engine.classifier().buffered(-chunk.size());
@@ -255,6 +259,17 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
         if (value instanceof ImageEvent event) return event;
         throw new NotAnImageEvent("expected an ImageEvent, got " + (value == null ? "null"
                 : value.getClass().getName() + (value instanceof SpecificRecord ? "" : " (configure the serde to read specific records)")));
+    }
+
+    private void unreadable(KeyValue<Bytes, byte[]> kv, RuntimeException e) {
+        ByteBuffer key = ByteBuffer.wrap(kv.key.get());
+        int partition = key.remaining() >= 12 ? key.getInt() : -1;
+        long offset = key.remaining() >= 8 ? key.getLong() : -1;
+        log.error("task {}: buffer entry for {}-{}@{} is unreadable; it goes to the DLQ as {}: {}", context.taskId(),
+                inputTopic, partition, offset, DeadLetterReason.UNREADABLE_BUFFER_ENTRY, e.toString());
+        context.forward(DeadLetters.unreadable(inputTopic, partition, offset, kv.value, "unreadable buffer entry in task " + context.taskId() + ": " + e,
+                System.currentTimeMillis()), ClassificationTopology.DEAD_LETTER_SINK);
+        metrics.deadLettered(DeadLetterReason.UNREADABLE_BUFFER_ENTRY);
     }
 
     private void deadLetter(BufferedRecord r, DeadLetterReason reason, String message, boolean keepPayload) {

@@ -4,6 +4,8 @@ import io.tomestream.classify.Classifier;
 import io.tomestream.config.Settings;
 import io.tomestream.metrics.PipelineMetrics;
 import io.tomestream.schema.Classification;
+import io.tomestream.schema.DeadLetter;
+import io.tomestream.schema.DeadLetterReason;
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
@@ -129,6 +131,37 @@ class BufferRecoveryTest {
     }
 
     @Test
+    void anUnreadableBufferEntryGoesToTheDlqWithItsBytesAndOriginAndIsCounted() {
+        Settings settings = Fixtures.settings(stateDir);
+        MockProcessorContext<byte[], SpecificRecord> context = context(settings);
+        KeyValueStore<Bytes, byte[]> store = store(context);
+        for (int i = 0; i < 3; i++) {
+            BufferedRecord r = new BufferedRecord("image-events", 0, 100 + i, 0, 0, null, encoded("e" + i, image(i)),
+                    new org.apache.kafka.common.header.internals.RecordHeaders());
+            store.put(r.storeKey(), i == 1 ? new byte[] {9, 9, 9} : r.encode()); // offset 101: bytes of no known format
+        }
+        var registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        MicroBatchProcessor processor = new MicroBatchProcessor(engine, "image-events", new SingleObjectAvroSerde().deserializer(),
+                new PipelineMetrics(registry), 16, 60_000, 1 << 20);
+        processor.init(context);
+        punctuate(context);
+
+        assertEquals(List.of("e0", "e2"), context.forwarded(ClassificationTopology.CLASSIFIED_SINK).stream()
+                .map(f -> ((Classification) f.record().value()).getEventId()).toList());
+        var dead = context.forwarded(ClassificationTopology.DEAD_LETTER_SINK);
+        assertEquals(1, dead.size());
+        DeadLetter letter = (DeadLetter) dead.getFirst().record().value();
+        assertEquals(DeadLetterReason.UNREADABLE_BUFFER_ENTRY, letter.getReason());
+        assertEquals("image-events", letter.getOriginalTopic());
+        assertEquals(0, letter.getOriginalPartition());
+        assertEquals(101, letter.getOriginalOffset());
+        assertEquals(java.nio.ByteBuffer.wrap(new byte[] {9, 9, 9}), letter.getOriginalPayload());
+        assertTrue(letter.getMessage().contains("unknown buffer record format 9"), letter.getMessage());
+        assertEquals(1.0, registry.get("tomestream.events.dead.lettered").tag("reason", "UNREADABLE_BUFFER_ENTRY").counter().count());
+        assertEquals(0, count(store), "nothing stays behind to fail every flush");
+    }
+
+    @Test
     void closingLeavesTheBufferForTheNextOwnerInsteadOfFlushing() {
         Settings settings = Fixtures.settings(stateDir);
         MockProcessorContext<byte[], SpecificRecord> context = context(settings);
@@ -158,7 +191,7 @@ class BufferRecoveryTest {
     }
 
     private static MicroBatchProcessor processor(Engine e, int batchSize) {
-        return new MicroBatchProcessor(e, new SingleObjectAvroSerde().deserializer(), PipelineMetrics.discarding(),
+        return new MicroBatchProcessor(e, "in", new SingleObjectAvroSerde().deserializer(), PipelineMetrics.discarding(),
                 batchSize, 60_000, 1 << 20);
     }
 
