@@ -75,6 +75,8 @@ public final class Settings {
     public static final String METRICS_PORT = "metrics.port";
     public static final String WARMUP_SECONDS = "warmup.seconds";
     public static final String SHUTDOWN_TIMEOUT_MS = "shutdown.timeout.ms";
+    /** How long a record waits through a schema-registry outage before the app gives up and exits. */
+    public static final String REGISTRY_RETRY_MAX_MS = "registry.retry.max.ms";
 
     /** The default value serde: Avro single-object encoding, no registry. */
     public static final String SINGLE_OBJECT_SERDE = "io.tomestream.topology.SingleObjectAvroSerde";
@@ -102,7 +104,9 @@ public final class Settings {
             METRICS_PORT, "9464",
             WARMUP_SECONDS, "2",
             // long enough for a batch in flight to finish and its transaction to commit
-            SHUTDOWN_TIMEOUT_MS, "30000");
+            SHUTDOWN_TIMEOUT_MS, "30000",
+            // below max.poll.interval.ms (5 min), past which the group moves the waiting task anyway
+            REGISTRY_RETRY_MAX_MS, "240000");
 
     /** The app's own keys; all others are Kafka's or the serde's. */
     public static final Set<String> APP_KEYS = Collections.unmodifiableSet(APP_DEFAULTS.keySet());
@@ -129,6 +133,7 @@ public final class Settings {
     private final int metricsPort;
     private final double warmupSeconds;
     private final long shutdownTimeoutMs;
+    private final long registryRetryMaxMs;
     private final long latencyTargetMs;
     private final long batchCoalesceMs;
 
@@ -145,6 +150,7 @@ public final class Settings {
         this.imageMaxBytes = (int) number(IMAGE_MAX_BYTES, 1, Integer.MAX_VALUE - 64);
         this.metricsPort = (int) number(METRICS_PORT, 0, 65535);
         this.shutdownTimeoutMs = number(SHUTDOWN_TIMEOUT_MS, 0, 3_600_000);
+        this.registryRetryMaxMs = number(REGISTRY_RETRY_MAX_MS, 0, 3_600_000);
         this.warmupSeconds = decimal(WARMUP_SECONDS, 0, 600);
         String budget = get(BUDGET).strip(), tome = get(TOME).strip();
         // tome at its default means only budget was given
@@ -468,6 +474,10 @@ public final class Settings {
 
     public long shutdownTimeoutMs() {
         return shutdownTimeoutMs;
+    }
+
+    public long registryRetryMaxMs() {
+        return registryRetryMaxMs;
     }
 
     public String applicationId() {

@@ -41,8 +41,15 @@ public final class PipelineMetrics {
     private final AtomicLong budgetMeanRBits = new AtomicLong(Double.doubleToLongBits(0));
     private final Map<String, Counter> budgetBatches = new ConcurrentHashMap<>();
 
+    private final Map<String, Counter> retries = new ConcurrentHashMap<>();
+    /** Why the app is waiting out an outage now, or null. */
+    private volatile String outage;
+
     public PipelineMetrics(MeterRegistry registry) {
         this.registry = registry;
+        Gauge.builder("tomestream.outage", this, m -> m.outage == null ? 0 : 1)
+                .description("1 while a stream thread waits out a transient fault (the schema registry unreachable) instead of dead-lettering")
+                .register(registry);
         consumed = Counter.builder("tomestream.events.consumed")
                 .description("Input records read, tombstones and bad records included").register(registry);
         tombstones = Counter.builder("tomestream.events.tombstones")
@@ -150,5 +157,22 @@ public final class PipelineMetrics {
 
     public double deadLetteredCount(DeadLetterReason reason) {
         return deadLettered.get(reason).count();
+    }
+
+    /** One more retry of a record through a transient fault; {@code cause} is what failed, such as {@code registry}. */
+    public void retry(String cause) {
+        retries.computeIfAbsent(cause, c -> Counter.builder("tomestream.transient.retries")
+                .description("Retries through transient faults, by what failed; those records were not dead-lettered")
+                .tag("cause", c).register(registry)).increment();
+    }
+
+    /** A transient fault began ({@code why}) or ended (null); readiness reports it. */
+    public void outage(String why) {
+        outage = why;
+    }
+
+    /** Why the app is waiting out a transient fault, or null. */
+    public String outage() {
+        return outage;
     }
 }

@@ -57,7 +57,7 @@ public final class ClassificationTopology {
         Topology topology = new Topology(new TopologyConfig(new StreamsConfig(settings.kafkaProperties())));
         topology.addSource(SOURCE, new ByteArrayDeserializer(), new ByteArrayDeserializer(), settings.topicInput());
         topology.addProcessor(PROCESSOR, () -> new MicroBatchProcessor(engine, settings.topicInput(), values, metrics,
-                settings.batchSize(), settings.batchMaxWaitMs(), settings.imageMaxBytes()), SOURCE);
+                settings.batchSize(), settings.batchMaxWaitMs(), settings.imageMaxBytes(), settings.registryRetryMaxMs()), SOURCE);
         topology.addStateStore(buffer, PROCESSOR);
         topology.addSink(CLASSIFIED_SINK, settings.topicOutput(), new ByteArraySerializer(),
                 ValueSerdes.create(settings.valueSerde(), settings.serdeConfigs()).serializer(), PROCESSOR);

@@ -52,6 +52,7 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
     private final int batchSize;
     private final long maxWaitMs;
     private final int imageMaxBytes;
+    private final long retryMaxMs;
 
     private ProcessorContext<byte[], SpecificRecord> context;
     private KeyValueStore<Bytes, byte[]> buffer;
@@ -61,7 +62,7 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
     private boolean flushRestored;
 
     MicroBatchProcessor(Engine engine, String inputTopic, Deserializer<SpecificRecord> valueDeserializer, PipelineMetrics metrics,
-                        int batchSize, long maxWaitMs, int imageMaxBytes) {
+                        int batchSize, long maxWaitMs, int imageMaxBytes, long retryMaxMs) {
         this.engine = engine;
         this.inputTopic = inputTopic;
         this.valueDeserializer = valueDeserializer;
@@ -69,6 +70,7 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
         this.batchSize = batchSize;
         this.maxWaitMs = maxWaitMs;
         this.imageMaxBytes = imageMaxBytes;
+        this.retryMaxMs = retryMaxMs;
     }
 
     @Override
@@ -252,13 +254,68 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
     private ImageEvent decode(BufferedRecord r) throws NotAnImageEvent {
         Object value;
         try {
-            value = valueDeserializer.deserialize(r.topic(), r.headers(), r.value());
+            value = deserializeThroughOutages(r);
+        } catch (RegistryUnreachable e) {
+            throw e;
         } catch (RuntimeException e) {
             throw new NotAnImageEvent(describe(e));
         }
         if (value instanceof ImageEvent event) return event;
         throw new NotAnImageEvent("expected an ImageEvent, got " + (value == null ? "null"
                 : value.getClass().getName() + (value instanceof SpecificRecord ? "" : " (configure the serde to read specific records)")));
+    }
+
+    /**
+     * The serde's value; while the serde fails for an outage ({@link TransientFaults}: the registry
+     * down or restarting), the record is retried with backoff instead of dead-lettered, and the app
+     * reports not ready. This stream thread waits meanwhile, which is the point: the records behind
+     * this one need the registry too. Past {@code registry.retry.max.ms} it gives up by ending the
+     * thread (the app exits, its platform restarts it): under exactly-once nothing is lost, and the
+     * wait stays below max.poll.interval.ms, past which the group would move the task anyway.
+     */
+    private Object deserializeThroughOutages(BufferedRecord r) {
+        long start = System.nanoTime(), backoffMs = 100;
+        for (int attempt = 1; ; attempt++) {
+            try {
+                Object value = valueDeserializer.deserialize(r.topic(), r.headers(), r.value());
+                if (attempt > 1) {
+                    metrics.outage(null);
+                    log.info("task {}: the value serde works again after {} retries ({} ms)", context.taskId(), attempt - 1,
+                            (System.nanoTime() - start) / 1_000_000);
+                }
+                return value;
+            } catch (RuntimeException e) {
+                if (!TransientFaults.isTransient(e)) throw e;
+                long waitedMs = (System.nanoTime() - start) / 1_000_000;
+                if (waitedMs >= retryMaxMs) {
+                    metrics.outage(null);
+                    throw new RegistryUnreachable("the value serde has failed for " + waitedMs + " ms (registry.retry.max.ms "
+                            + retryMaxMs + "), last with: " + describe(e), e);
+                }
+                metrics.retry("registry");
+                metrics.outage("the schema registry can't be reached: " + describe(e));
+                if (attempt == 1 || attempt % 10 == 0) {
+                    log.warn("task {}: the value serde failed for {}-{}@{} ({}); retrying, not dead-lettering (attempt {})",
+                            context.taskId(), r.topic(), r.partition(), r.offset(), describe(e), attempt);
+                }
+                try {
+                    Thread.sleep(Math.min(backoffMs, retryMaxMs - waitedMs));
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw new RegistryUnreachable("interrupted while waiting for the schema registry", interrupted);
+                }
+                backoffMs = Math.min(2 * backoffMs, 5_000);
+            }
+        }
+    }
+
+    /** Ends the stream thread after an outage outlasted registry.retry.max.ms; the record stays unconsumed. */
+    static final class RegistryUnreachable extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        RegistryUnreachable(String message, Throwable cause) {
+            super(message, cause);
+        }
     }
 
     private void unreadable(KeyValue<Bytes, byte[]> kv, RuntimeException e) {

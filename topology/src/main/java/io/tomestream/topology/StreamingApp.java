@@ -40,6 +40,7 @@ public final class StreamingApp {
     private final CountDownLatch stopped = new CountDownLatch(1);
     /** Set when the cluster refused the app (credentials, certificate, ACLs): run() ends with its one line. */
     private volatile KafkaRefusal refused;
+    private volatile PipelineMetrics pipelineMetrics;
     private final AtomicBoolean shutDown = new AtomicBoolean();
     private volatile MetricsServer server;
     private volatile Classifier classifier;
@@ -99,6 +100,7 @@ public final class StreamingApp {
 
     private void startStreams(Classifier c) {
         PipelineMetrics metrics = new PipelineMetrics(registry);
+        pipelineMetrics = metrics;
         metrics.modelInfo(c.model().id(), settings.modelVersion(), c.reducer(), settings.budgetIsAuto() ? Settings.AUTO : c.schedule().toString(),
                 c.backend().name(), c.backend().device());
         InputLag lag = new InputLag(settings.topicInput());
@@ -119,7 +121,7 @@ public final class StreamingApp {
             if (now == KafkaStreams.State.NOT_RUNNING || now == KafkaStreams.State.ERROR) stopped.countDown();
         });
         // Our processor handles every per-record failure, so what arrives here is Kafka-level (fenced
-        // producer, lost registry, ...). Exiting lets the platform restart the process cleanly.
+        // producer, a registry outage longer than registry.retry.max.ms, ...). Exiting lets the platform restart the process cleanly.
         s.setUncaughtExceptionHandler(e -> {
             KafkaRefusal refusal = KafkaRefusal.of(e);
             if (refusal != null) {
@@ -150,7 +152,9 @@ public final class StreamingApp {
         KafkaStreams s = streams;
         if (s == null) return "loading the model";
         KafkaStreams.State state = s.state();
-        return state == KafkaStreams.State.RUNNING ? null : "Kafka Streams is " + state;
+        if (state != KafkaStreams.State.RUNNING) return "Kafka Streams is " + state;
+        PipelineMetrics m = pipelineMetrics;
+        return m == null ? null : m.outage(); // waiting out a registry outage: live, but not ready
     }
 
     /** Idempotent: called by the shutdown hook on SIGTERM and by {@link #run()} when the streams stop on their own. */

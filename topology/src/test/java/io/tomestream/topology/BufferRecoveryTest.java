@@ -142,7 +142,7 @@ class BufferRecoveryTest {
         }
         var registry = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
         MicroBatchProcessor processor = new MicroBatchProcessor(engine, "image-events", new SingleObjectAvroSerde().deserializer(),
-                new PipelineMetrics(registry), 16, 60_000, 1 << 20);
+                new PipelineMetrics(registry), 16, 60_000, 1 << 20, 1000);
         processor.init(context);
         punctuate(context);
 
@@ -192,7 +192,7 @@ class BufferRecoveryTest {
 
     private static MicroBatchProcessor processor(Engine e, int batchSize) {
         return new MicroBatchProcessor(e, "in", new SingleObjectAvroSerde().deserializer(), PipelineMetrics.discarding(),
-                batchSize, 60_000, 1 << 20);
+                batchSize, 60_000, 1 << 20, 1000);
     }
 
     private static KeyValueStore<Bytes, byte[]> store(MockProcessorContext<byte[], SpecificRecord> context) {
