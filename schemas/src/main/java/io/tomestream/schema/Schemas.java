@@ -29,6 +29,28 @@ public final class Schemas {
     return List.of(imageEvent(), classification(), deadLetter());
   }
 
+  /**
+   * Every released version of the three schemas, oldest first: what any tomestream ever wrote. A
+   * registry-less reader accepts them all as writer schemas (SchemaEvolutionTest checks that the
+   * current schemas are among them and that each one resolves to the current reader).
+   */
+  public static final List<String> RELEASED = List.of(
+      "ImageEvent-1", "Classification-1", "Classification-2", "DeadLetter-1", "DeadLetter-2");
+
+  /** The released schemas, parsed (see {@link #RELEASED}). */
+  public static List<Schema> released() {
+    List<Schema> out = new java.util.ArrayList<>();
+    for (String name : RELEASED) {
+      try (java.io.InputStream in = Schemas.class.getResourceAsStream("released/" + name + ".avsc")) {
+        if (in == null) throw new IllegalStateException("released schema " + name + " is missing from the jar");
+        out.add(new Schema.Parser().parse(in));
+      } catch (java.io.IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }
+    return out;
+  }
+
   /** CRC-64-AVRO fingerprint, as carried in single-object-encoded messages. */
   public static long fingerprint(Schema schema) {
     return SchemaNormalization.parsingFingerprint64(schema);

@@ -40,6 +40,7 @@ public final class SingleObjectSerde<T extends SpecificRecord> {
   private final Class<T> type;
   private final Schema readerSchema;
   private final SchemaStore.Cache writerSchemas = new SchemaStore.Cache();
+  private final java.util.Set<Long> writerFingerprints = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private final BinaryMessageEncoder<T> encoder;
   private final BinaryMessageDecoder<T> decoder;
 
@@ -48,6 +49,11 @@ public final class SingleObjectSerde<T extends SpecificRecord> {
     SpecificData model = SpecificData.getForClass(type);
     this.readerSchema = model.getSchema(type);
     this.writerSchemas.addSchema(readerSchema);
+    this.writerFingerprints.add(fingerprint());
+    // Every released version of this record: data any tomestream wrote resolves to the current schema.
+    for (Schema released : Schemas.released()) {
+      if (released.getFullName().equals(readerSchema.getFullName())) withWriterSchema(released);
+    }
     this.encoder = new BinaryMessageEncoder<>(model, readerSchema);
     this.decoder = new BinaryMessageDecoder<>(model, readerSchema, writerSchemas);
   }
@@ -75,7 +81,13 @@ public final class SingleObjectSerde<T extends SpecificRecord> {
    */
   public SingleObjectSerde<T> withWriterSchema(Schema writerSchema) {
     writerSchemas.addSchema(Objects.requireNonNull(writerSchema, "writerSchema"));
+    writerFingerprints.add(SchemaNormalization.parsingFingerprint64(writerSchema));
     return this;
+  }
+
+  /** The fingerprints of every writer schema this serde reads: the current one, the released ones and any added. */
+  public java.util.Set<Long> writerFingerprints() {
+    return java.util.Set.copyOf(writerFingerprints);
   }
 
   public Class<T> type() {

@@ -227,4 +227,42 @@ class EvolutionTest {
     assertEquals(Arrays.toString(body(SingleObjectSerde.imageEvents().encode(e))),
         Arrays.toString(out.toByteArray()));
   }
+
+  @Test
+  void theCurrentSchemasAreReleasedAndEveryReleasedVersionResolvesToThem() {
+    List<Schema> released = Schemas.released();
+    List<Long> releasedFingerprints = released.stream().map(Schemas::fingerprint).toList();
+    for (Schema current : Schemas.all()) {
+      assertTrue(releasedFingerprints.contains(Schemas.fingerprint(current)), current.getName()
+          + " changed without a release: add it to schemas/src/main/resources/io/tomestream/schema/released and Schemas.RELEASED");
+    }
+    for (Schema writer : released) {
+      Schema reader = Schemas.all().stream().filter(s -> s.getFullName().equals(writer.getFullName())).findFirst().orElseThrow();
+      assertEquals(SchemaCompatibilityType.COMPATIBLE,
+          SchemaCompatibility.checkReaderWriterCompatibility(reader, writer).getType(), writer.getName() + " resolves to the current schema");
+    }
+  }
+
+  @Test
+  void aDeadLetterWrittenWithTheFirstReleaseDecodesWithTheDefaultSerde() throws IOException {
+    Schema v1 = Schemas.released().get(Schemas.RELEASED.indexOf("DeadLetter-1"));
+    assertTrue(Schemas.fingerprint(v1) != Schemas.fingerprint(Schemas.deadLetter()), "the fixture is an older version");
+    GenericRecord old = new GenericData.Record(v1);
+    for (Schema.Field f : v1.getFields()) {
+      Object value = switch (f.name()) {
+        case "originalTopic", "message" -> "t";
+        case "originalPartition" -> 1;
+        case "originalOffset", "failedAt" -> 2L;
+        case "reason" -> new GenericData.EnumSymbol(f.schema(), "MODEL_ERROR");
+        default -> null;
+      };
+      old.put(f.name(), value);
+    }
+    ByteBuffer encoded = new BinaryMessageEncoder<GenericRecord>(GenericData.get(), v1).encode(old);
+    byte[] bytes = new byte[encoded.remaining()];
+    encoded.get(bytes);
+    DeadLetter decoded = SingleObjectSerde.deadLetters().decode(bytes);
+    assertEquals(DeadLetterReason.MODEL_ERROR, decoded.getReason());
+    assertEquals(2L, decoded.getOriginalOffset());
+  }
 }

@@ -77,6 +77,8 @@ public final class Settings {
     public static final String SHUTDOWN_TIMEOUT_MS = "shutdown.timeout.ms";
     /** How long a record waits through a schema-registry outage before the app gives up and exits. */
     public static final String REGISTRY_RETRY_MAX_MS = "registry.retry.max.ms";
+    /** Extra Avro writer schemas (files or folders of .avsc, comma-separated) that the registry-less serde reads. */
+    public static final String WRITER_SCHEMAS = "writer.schemas";
 
     /** The default value serde: Avro single-object encoding, no registry. */
     public static final String SINGLE_OBJECT_SERDE = "io.tomestream.topology.SingleObjectAvroSerde";
@@ -106,7 +108,8 @@ public final class Settings {
             // long enough for a batch in flight to finish and its transaction to commit
             SHUTDOWN_TIMEOUT_MS, "30000",
             // below max.poll.interval.ms (5 min), past which the group moves the waiting task anyway
-            REGISTRY_RETRY_MAX_MS, "240000");
+            REGISTRY_RETRY_MAX_MS, "240000",
+            WRITER_SCHEMAS, "");
 
     /** The app's own keys; all others are Kafka's or the serde's. */
     public static final Set<String> APP_KEYS = Collections.unmodifiableSet(APP_DEFAULTS.keySet());
@@ -373,6 +376,8 @@ public final class Settings {
     public Map<String, Object> serdeConfigs() {
         Map<String, Object> m = new HashMap<>();
         kafkaProperties().forEach((k, v) -> m.put((String) k, v));
+        // The registry-less serde's own setting; a registry serde ignores it.
+        if (!get(WRITER_SCHEMAS).isBlank()) m.put(WRITER_SCHEMAS, get(WRITER_SCHEMAS));
         return m;
     }
 

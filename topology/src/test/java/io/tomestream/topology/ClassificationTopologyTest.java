@@ -312,6 +312,47 @@ class ClassificationTopologyTest {
     }
 
     @Test
+    void v1AndV2EventsInterleavedInOneTopicAreAllClassifiedOnceV2IsAWriterSchema() throws Exception {
+        Path v2File = Path.of("..", "schemas", "src", "test", "resources", "evolution", "ImageEvent-v2.avsc");
+        org.apache.avro.Schema v2 = new org.apache.avro.Schema.Parser().parse(v2File.toFile());
+        List<byte[]> values = new ArrayList<>();
+        for (int i = 0; i < 6; i++) values.add(i % 2 == 0 ? encoded("e" + i, image(i)) : v2Encoded(v2, "e" + i, image(i)));
+
+        // Without it, a newer producer's events are refused, with a hint at the setting.
+        start(engine, Settings.BATCH_SIZE, "6");
+        for (int i = 0; i < 6; i++) input.pipeInput("k" + i, values.get(i));
+        List<TestRecord<String, SpecificRecord>> refused = deadLetters.readRecordsToList();
+        assertEquals(List.of("k1", "k3", "k5"), refused.stream().map(TestRecord::key).toList());
+        assertTrue(((DeadLetter) refused.getFirst().value()).getMessage().contains("add it with writer.schemas"),
+                ((DeadLetter) refused.getFirst().value()).getMessage());
+        driver.close();
+
+        start(engine, Settings.BATCH_SIZE, "6", Settings.WRITER_SCHEMAS, v2File.toString());
+        for (int i = 0; i < 6; i++) input.pipeInput("k" + i, values.get(i));
+        assertTrue(deadLetters.isEmpty(), "no dead letters");
+        List<TestRecord<String, SpecificRecord>> out = classified.readRecordsToList();
+        assertEquals(List.of("k0", "k1", "k2", "k3", "k4", "k5"), out.stream().map(TestRecord::key).toList());
+        for (int i = 0; i < 6; i++) {
+            assertEquals(expected.get(i).best().index(), ((Classification) out.get(i).value()).getTopK().getFirst().getIndex(), "k" + i);
+        }
+    }
+
+    /** An ImageEvent as a producer with the v2 schema (an added optional field) writes it. */
+    private static byte[] v2Encoded(org.apache.avro.Schema v2, String id, byte[] image) throws java.io.IOException {
+        io.tomestream.schema.ImageEvent v1 = Fixtures.event(id, image);
+        var record = new org.apache.avro.generic.GenericData.Record(v2);
+        for (org.apache.avro.Schema.Field f : v2.getFields()) {
+            Object value = v1.getSchema().getField(f.name()) == null ? "sha256:0" : v1.get(f.name());
+            record.put(f.name(), value instanceof Instant t ? t.toEpochMilli() : value);
+        }
+        ByteBuffer b = new org.apache.avro.message.BinaryMessageEncoder<org.apache.avro.generic.GenericRecord>(
+                org.apache.avro.generic.GenericData.get(), v2).encode(record);
+        byte[] out = new byte[b.remaining()];
+        b.get(out);
+        return out;
+    }
+
+    @Test
     void aPluggedInValueSerdeIsConfiguredWithThePassThroughSettingsAndUsed() {
         RecordingSerde.configs.clear();
         start(engine, Settings.VALUE_SERDE, RecordingSerde.class.getName(), Settings.BATCH_SIZE, "1",
