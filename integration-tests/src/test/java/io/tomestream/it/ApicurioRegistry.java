@@ -45,7 +45,7 @@ public final class ApicurioRegistry implements AutoCloseable {
     private final Path pidFile;
     private final int instance;
     private HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
-    /** Extra Quarkus flags (HTTPS), and the scheme the URLs use. */
+    /** Extra flags (HTTPS, file storage), and the scheme the URLs use. */
     private List<String> tlsArgs = List.of();
     private String scheme = "http";
 
@@ -108,6 +108,23 @@ public final class ApicurioRegistry implements AutoCloseable {
         registry.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).sslContext(trust).build();
         registry.spawn();
         return registry.awaitReady();
+    }
+
+    /**
+     * A registry whose storage is an H2 file in {@code dir}, so that it keeps its schemas and ids
+     * across {@link #stop()} and {@link #resume()}: an outage, not a new, empty registry. Waits until ready.
+     */
+    public static ApicurioRegistry startWithFileStorage(Path dir) {
+        ApicurioRegistry registry = prepare();
+        registry.tlsArgs = List.of("-Dapicurio.datasource.url=jdbc:h2:file:" + dir.toAbsolutePath().resolve("registry"));
+        registry.spawn();
+        return registry.awaitReady();
+    }
+
+    /** Starts the registry again after {@link #stop()}, on the same port and with the same flags; waits until ready. */
+    public synchronized ApicurioRegistry resume() {
+        spawn();
+        return awaitReady();
     }
 
     /** {@link #launch()} and wait until the registry is ready. */
