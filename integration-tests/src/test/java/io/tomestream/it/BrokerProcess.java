@@ -41,7 +41,11 @@ final class BrokerProcess implements AutoCloseable {
 
     /** Starts a broker with its data in {@code dataDir} and waits until it answers an admin client. */
     static BrokerProcess start(Path dataDir, Path log, Duration timeout) {
-        int port = ApicurioRegistry.freePort(), controllerPort = ApicurioRegistry.freePort();
+        return start(dataDir, log, timeout, ApicurioRegistry.freePort(), ApicurioRegistry.freePort());
+    }
+
+    /** The same on given ports: a broker restarted on its data directory and ports is the same broker to its clients. */
+    static BrokerProcess start(Path dataDir, Path log, Duration timeout, int port, int controllerPort) {
         ProcessBuilder pb = new ProcessBuilder(SCRIPT.toString(), dataDir.toString(), Integer.toString(port), Integer.toString(controllerPort))
                 .directory(Pipelines.ROOT.toFile()).redirectErrorStream(true);
         Scripts.inheritMavenMode(pb);
@@ -49,7 +53,7 @@ final class BrokerProcess implements AutoCloseable {
         BrokerProcess broker;
         try {
             Files.createDirectories(log.getParent());
-            pb.redirectOutput(log.toFile());
+            pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
             broker = new BrokerProcess(pb.start(), log, "127.0.0.1:" + port);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -78,6 +82,10 @@ final class BrokerProcess implements AutoCloseable {
 
     String bootstrapServers() {
         return bootstrap;
+    }
+
+    int port() {
+        return Integer.parseInt(bootstrap.substring(bootstrap.lastIndexOf(':') + 1));
     }
 
     /** A shared admin client; do not close it. */
