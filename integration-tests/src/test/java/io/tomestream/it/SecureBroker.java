@@ -2,8 +2,6 @@ package io.tomestream.it;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -39,39 +37,30 @@ import org.apache.kafka.common.resource.ResourceType;
  */
 final class SecureBroker implements AutoCloseable {
     static final String SCRAM_USER = "tomestream";
-    private static final Path CLASSPATH = Pipelines.ROOT.resolve("deploy/local/target/kafka.classpath");
 
     final Certificates certs;
     final String scramPassword = "scram-" + UUID.randomUUID();
     final int saslSslPort = ApicurioRegistry.freePort(), mtlsPort = ApicurioRegistry.freePort();
     private final int adminPort = ApicurioRegistry.freePort(), controllerPort = ApicurioRegistry.freePort();
-    private final Path dir, log;
-    private final Process process;
+    private final Path dir;
+    private final KafkaNode node;
     private final Admin admin;
 
     private SecureBroker(Path dir) throws IOException {
         this.dir = dir;
         this.certs = Certificates.generate(dir.resolve("certs"));
-        this.log = dir.resolve("broker.log");
-        Path config = dir.resolve("server.properties");
-        Files.writeString(config, serverProperties(), StandardCharsets.UTF_8);
-        String classpath = kafkaClasspath();
-        List<String> format = java(classpath, "kafka.tools.StorageTool", "format", "-t", UUID.randomUUID().toString().replace("-", "").substring(0, 22),
-                "-c", config.toString(), "--add-scram", "SCRAM-SHA-512=[name=" + SCRAM_USER + ",password=" + scramPassword + "]");
-        Scripts.run(format, dir.resolve("format.log"), 120);
-        process = new ProcessBuilder(java(classpath, "kafka.Kafka", config.toString())).redirectErrorStream(true)
-                .redirectOutput(log.toFile()).start();
-        Runtime.getRuntime().addShutdownHook(new Thread(process::destroyForcibly));
+        node = new KafkaNode(1, dir, serverProperties(), KafkaNode.newClusterId(),
+                "--add-scram", "SCRAM-SHA-512=[name=" + SCRAM_USER + ",password=" + scramPassword + "]");
         admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, "127.0.0.1:" + adminPort,
                 AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 5000, AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 2000));
         Pipelines.await(Duration.ofSeconds(120), () -> {
-            if (!process.isAlive()) throw new AssertionError("the secure broker exited; log " + log + ":\n" + tail());
+            if (!node.isAlive()) throw new AssertionError("the secure broker exited:\n" + node.tail());
             try {
                 return !admin.describeCluster().nodes().get(5, TimeUnit.SECONDS).isEmpty();
             } catch (Exception e) {
                 return false;
             }
-        }, () -> "the secure broker ready; log " + log + ":\n" + tail());
+        }, () -> "the secure broker ready:\n" + node.tail());
     }
 
     static SecureBroker start(Path dir) {
@@ -82,7 +71,7 @@ final class SecureBroker implements AutoCloseable {
         }
     }
 
-    private String serverProperties() {
+    private Map<String, String> serverProperties() {
         Map<String, String> p = new LinkedHashMap<>();
         p.put("process.roles", "broker,controller");
         p.put("node.id", "1");
@@ -121,9 +110,7 @@ final class SecureBroker implements AutoCloseable {
         p.put("share.coordinator.state.topic.min.isr", "1");
         p.put("group.initial.rebalance.delay.ms", "0");
         p.put("transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000");
-        StringBuilder out = new StringBuilder();
-        p.forEach((k, v) -> out.append(k).append('=').append(v.replace("\\", "\\\\")).append('\n'));
-        return out.toString();
+        return p;
     }
 
     /**
@@ -192,40 +179,9 @@ final class SecureBroker implements AutoCloseable {
                 "ssl.truststore.password", certs.password, "ssl.enabled.protocols", "TLSv1.3", "ssl.protocol", "TLSv1.3");
     }
 
-    String tail() {
-        try {
-            List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
-            return String.join("\n", lines.subList(Math.max(0, lines.size() - 30), lines.size()));
-        } catch (IOException e) {
-            return "(no log: " + e + ")";
-        }
-    }
-
-    private static String kafkaClasspath() throws IOException {
-        if (!Files.isRegularFile(CLASSPATH)) {
-            Files.createDirectories(CLASSPATH.getParent());
-            Scripts.run(List.of("./mvnw", "-q", "-B", "-ntp", "-f", "deploy/local/kafka-pom.xml", "dependency:build-classpath",
-                    "-Dmdep.outputFile=" + CLASSPATH), CLASSPATH.resolveSibling("classpath.log"), 300);
-        }
-        return Files.readString(CLASSPATH).strip();
-    }
-
-    private static List<String> java(String classpath, String main, String... args) {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--sun-misc-unsafe-memory-access=allow", "-Xmx512m", "-XX:+UseSerialGC", "-cp", classpath, main));
-        cmd.addAll(List.of(args));
-        return cmd;
-    }
-
     @Override
     public void close() {
         admin.close(Duration.ofSeconds(2));
-        process.destroy();
-        try {
-            if (!process.waitFor(30, TimeUnit.SECONDS)) process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            process.destroyForcibly();
-        }
+        node.close();
     }
 }
