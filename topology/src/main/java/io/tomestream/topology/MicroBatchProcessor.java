@@ -60,6 +60,9 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
     private int buffered;
     private long oldestArrivalMs;
     private boolean flushRestored;
+    private InFlight inFlight;
+    /** Records a previous process died classifying (see {@link InFlight}); null when there were none. */
+    private InFlight.Left suspects;
 
     MicroBatchProcessor(Engine engine, String inputTopic, Deserializer<SpecificRecord> valueDeserializer, PipelineMetrics metrics,
                         int batchSize, long maxWaitMs, int imageMaxBytes, long retryMaxMs) {
@@ -87,6 +90,14 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
             for (; it.hasNext(); it.next()) buffered++;
         }
         flushRestored = buffered > 0;
+        Object stateDir = context.appConfigs().get(org.apache.kafka.streams.StreamsConfig.STATE_DIR_CONFIG);
+        inFlight = InFlight.of(java.nio.file.Path.of(stateDir == null ? System.getProperty("java.io.tmpdir") : stateDir.toString()),
+                context.applicationId(), context.taskId().toString());
+        suspects = inFlight.leftOver();
+        if (suspects != null) {
+            log.warn("task {}: the last process died while the engine classified {} buffered records; classifying them one by one",
+                    context.taskId(), suspects.keys().size());
+        }
         engine.classifier().buffered(buffered);
         if (flushRestored) {
             log.info("task {}: {} buffered records restored; classifying them at the first punctuation", context.taskId(), buffered);
@@ -136,6 +147,7 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
         try (KeyValueIterator<Bytes, byte[]> it = buffer.all()) {
             it.forEachRemaining(entries::add);
         }
+        if (suspects != null) entries = classifySuspects(entries);
         for (int from = 0; from < entries.size(); from += batchSize) {
             List<KeyValue<Bytes, byte[]>> chunk = entries.subList(from, Math.min(entries.size(), from + batchSize));
             List<BufferedRecord> batch = new ArrayList<>(chunk.size());
@@ -158,7 +170,45 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
         flushRestored = false;
     }
 
+    /**
+     * Classifies, each alone, the buffered records a previous process died classifying, and returns the
+     * other entries. One that already killed a process alone twice is dead-lettered instead.
+     */
+    private List<KeyValue<Bytes, byte[]>> classifySuspects(List<KeyValue<Bytes, byte[]>> entries) {
+        InFlight.Left left = suspects;
+        suspects = null;
+        List<KeyValue<Bytes, byte[]>> rest = new ArrayList<>(entries.size());
+        for (KeyValue<Bytes, byte[]> kv : entries) {
+            BufferedRecord r;
+            try {
+                r = BufferedRecord.decode(kv.value);
+            } catch (RuntimeException e) {
+                rest.add(kv); // the normal path reports it
+                continue;
+            }
+            if (!left.contains(r)) {
+                rest.add(kv);
+                continue;
+            }
+            engine.classifier().buffered(-1);
+            if (left.aloneAttempt() >= 2) {
+                log.error("task {}: {}-{}@{} killed the process twice in the engine, alone; it goes to the DLQ as MODEL_ERROR",
+                        context.taskId(), r.topic(), r.partition(), r.offset());
+                deadLetter(r, DeadLetterReason.MODEL_ERROR, "the process died twice while the engine classified this event alone", true);
+            } else {
+                classify(List.of(r), left.aloneAttempt() + 1);
+            }
+            buffer.delete(kv.key);
+        }
+        return rest;
+    }
+
     private void classify(List<BufferedRecord> batch) {
+        classify(batch, 0);
+    }
+
+    /** {@code aloneAttempt}: 0 for a batch, else which time this suspect is classified alone. */
+    private void classify(List<BufferedRecord> batch, int aloneAttempt) {
         List<BufferedRecord> accepted = new ArrayList<>(batch.size());
         List<ImageEvent> events = new ArrayList<>(batch.size());
         List<byte[]> images = new ArrayList<>(batch.size());
@@ -178,7 +228,16 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
         long oldestEventTime = Long.MAX_VALUE;
         for (ImageEvent e : events) oldestEventTime = Math.min(oldestEventTime, e.getEventTime().toEpochMilli());
         String[] budget = {engine.tomeSpec()};
-        List<Outcome> outcomes = classifyIsolating(accepted, images, oldestEventTime, budget);
+        inFlight.begin(accepted, aloneAttempt);
+        List<Outcome> outcomes;
+        try {
+            outcomes = classifyIsolating(accepted, images, oldestEventTime, budget);
+        } catch (EngineBatcher.Interrupted e) {
+            inFlight.end(); // a shutdown, not a crash: nothing to suspect
+            throw e;
+        }
+        // Left in place when anything else escapes: the thread dies, and its successor suspects these.
+        inFlight.end();
         metrics.batch(images.size(), System.nanoTime() - t0);
 
         long now = System.currentTimeMillis();

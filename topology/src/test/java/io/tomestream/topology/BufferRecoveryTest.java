@@ -161,6 +161,57 @@ class BufferRecoveryTest {
         assertEquals(0, count(store), "nothing stays behind to fail every flush");
     }
 
+    /**
+     * An image that kills the process in the engine (an InternalError escaping here stands for an
+     * out-of-memory exit or a native crash): each restart finds the batch it died in, classifies the
+     * suspects alone, and dead-letters the one that killed two processes alone. No crash loop, and the
+     * other events of its batch are classified.
+     */
+    @Test
+    void anImageThatKillsTheProcessIsDeadLetteredAfterTwoLonelyDeathsAndTheRestAreClassified() {
+        Settings settings = Fixtures.settings(stateDir);
+        byte[] poison = java.util.Arrays.copyOf(image(2), image(2).length + 1);
+        List<List<Integer>> calls = new ArrayList<>();
+        Engine deadly = engine.withClassifier(images -> {
+            calls.add(images.stream().map(b -> b.length).toList());
+            if (images.stream().anyMatch(b -> java.util.Arrays.equals(b, poison))) throw new InternalError("SIGSEGV in the engine");
+            return classifier.classify(images);
+        });
+        List<KeyValue<Bytes, byte[]>> buffered = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            BufferedRecord r = new BufferedRecord("image-events", 0, 100 + i, 0, 0, null, encoded("e" + i, i == 2 ? poison : image(i)),
+                    new org.apache.kafka.common.header.internals.RecordHeaders());
+            buffered.add(KeyValue.pair(r.storeKey(), r.encode()));
+        }
+        List<String> classifiedIds = new ArrayList<>();
+        List<String> deadIds = new ArrayList<>();
+        int deaths = 0;
+        for (int life = 0; life < 6 && classifiedIds.size() + deadIds.size() < 4; life++) {
+            // A new process: the store restored from the changelog, which still holds what no commit removed.
+            MockProcessorContext<byte[], SpecificRecord> context = context(settings);
+            KeyValueStore<Bytes, byte[]> store = store(context);
+            for (KeyValue<Bytes, byte[]> kv : buffered) store.put(kv.key, kv.value);
+            MicroBatchProcessor processor = processor(deadly, 16);
+            processor.init(context);
+            try {
+                punctuate(context);
+            } catch (InternalError died) {
+                deaths++;
+                continue; // the transaction aborts: nothing forwarded counts, and the buffer stays as it was
+            }
+            context.forwarded(ClassificationTopology.CLASSIFIED_SINK).forEach(f -> classifiedIds.add(((Classification) f.record().value()).getEventId()));
+            context.forwarded(ClassificationTopology.DEAD_LETTER_SINK).forEach(f -> deadIds.add(new String(
+                    ((DeadLetter) f.record().value()).getOriginalPayload().array(), StandardCharsets.ISO_8859_1).contains("e2") ? "e2" : "?"));
+            assertEquals(0, count(store));
+            buffered.clear();
+        }
+        assertEquals(3, deaths, "in the batch, then alone twice");
+        assertEquals(List.of("e0", "e1", "e3"), classifiedIds.stream().sorted().toList());
+        assertEquals(List.of("e2"), deadIds);
+        // 1: the batch of 4; 2: e0, e1 and e2 alone (dies); 3: e2 alone (dies); 4: e2 dead-lettered, e3 with the rest.
+        assertEquals(1 + 3 + 1 + 1, calls.size(), "engine calls: " + calls);
+    }
+
     @Test
     void closingLeavesTheBufferForTheNextOwnerInsteadOfFlushing() {
         Settings settings = Fixtures.settings(stateDir);
