@@ -1,25 +1,15 @@
 package io.tomestream.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-import io.tomestream.schema.Classification;
-import io.tomestream.schema.ImageEvent;
-import io.tomestream.schema.SingleObjectSerde;
 
 /**
  * A single broker (its own process, private to this test) stopped for 30 s mid-stream, then started
@@ -41,43 +31,19 @@ class BrokerOutageFaultIT {
         String bootstrap = broker.bootstrapServers();
         broker.createTopics(2, input, output, dlq);
         Map<String, String> settings = AppProcess.settings(bootstrap, app, input, output, dlq, dir.resolve("state"), "bout", 8, 300);
-        AtomicReference<Throwable> sendFailure = new AtomicReference<>();
-        AtomicInteger sent = new AtomicInteger();
         try (AppProcess instance = AppProcess.start("bout", AppProcess.writeConfig(dir.resolve("app.properties"), settings), dir.resolve("app.log"))) {
             Pipelines.await(Duration.ofSeconds(120), () -> {
                 instance.assertAlive();
                 return Pipelines.assignment(broker.admin(), app, input).size() == 1;
             }, () -> "the app in its group");
-            SingleObjectSerde<ImageEvent> serde = SingleObjectSerde.imageEvents();
-            Thread producerThread = new Thread(() -> {
-                // Retries (and buffers) through the outage: delivery.timeout.ms well past it.
-                try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.of(
-                        "bootstrap.servers", bootstrap, "acks", "all", "delivery.timeout.ms", 180_000, "request.timeout.ms", 10_000,
-                        "max.block.ms", 180_000), new org.apache.kafka.common.serialization.StringSerializer(),
-                        new org.apache.kafka.common.serialization.ByteArraySerializer())) {
-                    long start = System.nanoTime();
-                    for (int i = 0; i < EVENTS; i++) {
-                        long wait = start + TimeUnit.SECONDS.toNanos(i) / RATE_PER_S - System.nanoTime();
-                        if (wait > 0) Thread.sleep(wait / 1_000_000);
-                        String key = "evt-" + i;
-                        producer.send(new ProducerRecord<>(input, key, serde.encode(Pipelines.event(key, Pipelines.image(i % Pipelines.IMAGES), "image/png"))),
-                                (md, e) -> {
-                                    if (e != null) sendFailure.compareAndSet(null, e);
-                                });
-                        sent.incrementAndGet();
-                    }
-                    producer.flush();
-                } catch (Throwable t) {
-                    sendFailure.compareAndSet(null, t);
-                }
-            }, "outage-producer");
+            PacedProducer producerThread = new PacedProducer(bootstrap, input, EVENTS, RATE_PER_S);
             producerThread.start();
             try (OutputWatcher watcher = new OutputWatcher(bootstrap, output)) {
                 Pipelines.await(Duration.ofSeconds(60), () -> watcher.distinct() >= 20, () -> "20 classified before the outage, have " + watcher.distinct());
             }
             broker.close(); // SIGTERM: a controlled shutdown, as in a rolling restart that takes too long
             long stoppedAt = System.nanoTime();
-            System.out.printf("[tomestream-it] broker outage: stopped the broker with %d of %d sent%n", sent.get(), EVENTS);
+            System.out.printf("[tomestream-it] broker outage: stopped the broker with %d of %d sent%n", producerThread.sent.get(), EVENTS);
             while (System.nanoTime() - stoppedAt < TimeUnit.SECONDS.toNanos(30)) {
                 instance.assertAlive();
                 Thread.sleep(500);
@@ -86,7 +52,7 @@ class BrokerOutageFaultIT {
             try (again; OutputWatcher watcher = new OutputWatcher(bootstrap, output, dlq)) {
                 long t0 = System.nanoTime();
                 producerThread.join(180_000);
-                assertEquals(null, sendFailure.get(), "the producer delivered everything");
+                assertEquals(null, producerThread.failure.get(), "the producer delivered everything");
                 Pipelines.await(Duration.ofSeconds(180), () -> {
                     instance.assertAlive();
                     return watcher.distinct() >= EVENTS;
@@ -94,15 +60,7 @@ class BrokerOutageFaultIT {
                 System.out.printf("[tomestream-it] broker outage: all %d results %.1f s after the broker came back%n", EVENTS, (System.nanoTime() - t0) / 1e9);
                 Pipelines.await(Duration.ofSeconds(60), () -> Pipelines.committed(again.admin(), app, input) == EVENTS,
                         () -> "committed offsets " + Pipelines.committed(again.admin(), app, input) + " of " + EVENTS);
-                List<ConsumerRecord<String, byte[]>> classified = Pipelines.readAll(bootstrap, output, true);
-                Map<String, Integer> counts = Pipelines.countByKey(classified);
-                assertEquals(EVENTS, counts.size(), "every event classified");
-                assertTrue(counts.values().stream().allMatch(n -> n == 1), "each exactly once: " + counts);
-                for (ConsumerRecord<String, byte[]> r : classified) {
-                    Classification c = SingleObjectSerde.classifications().decode(r.value());
-                    Pipelines.expected().get(Integer.parseInt(r.key().substring(4)) % Pipelines.IMAGES).assertMatches(c, r.key());
-                }
-                assertTrue(Pipelines.readAll(bootstrap, dlq, true).isEmpty(), "no dead letters");
+                Pipelines.assertEachClassifiedOnce(bootstrap, output, dlq, EVENTS);
                 assertEquals(AppProcess.EXIT_ON_SIGTERM, instance.stop(), "still running, and stops on SIGTERM");
             }
         }

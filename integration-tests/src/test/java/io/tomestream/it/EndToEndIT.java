@@ -13,7 +13,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 
@@ -39,16 +38,12 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 import io.apicurio.registry.serde.avro.AvroKafkaDeserializer;
 import io.apicurio.registry.serde.avro.AvroKafkaSerializer;
-import io.tomestream.classify.Classifier;
 import io.tomestream.config.Settings;
-import io.tomestream.metrics.PipelineMetrics;
 import io.tomestream.schema.Classification;
 import io.tomestream.schema.DeadLetter;
 import io.tomestream.schema.DeadLetterReason;
 import io.tomestream.schema.ImageEvent;
-import io.tomestream.topology.ClassificationTopology;
 import io.tomestream.topology.DeadLetters;
-import io.tomestream.topology.Engine;
 
 /**
  * The production wire format end to end: the topology (in this JVM) reads and writes with Apicurio's
@@ -63,7 +58,6 @@ import io.tomestream.topology.Engine;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class EndToEndIT {
     private static final int EVENTS = 300;
-    private static final String APICURIO_AVRO_SERDE = "io.apicurio.registry.serde.avro.AvroSerde";
 
     private final ApicurioRegistry registry;
     private final KafkaCluster kafka;
@@ -93,53 +87,24 @@ class EndToEndIT {
         String bootstrap = kafka.bootstrapServers();
         String registryUrl = registry.registryUrl();
 
-        Map<String, String> values = new HashMap<>();
-        values.put(Settings.MODEL_DIR, Pipelines.MODEL.toString());
-        values.put(Settings.TOME, Pipelines.TOME);
-        values.put(Settings.TOP_K, "3");
+        Map<String, String> values = Pipelines.apicurioTopologySettings(bootstrap, registryUrl, app, input, output, dlq);
         values.put(Settings.BATCH_SIZE, "16");
-        values.put(Settings.BATCH_MAX_WAIT_MS, "100");
-        values.put(Settings.METRICS_PORT, "0");
-        values.put(Settings.TOPIC_INPUT, input);
-        values.put(Settings.TOPIC_OUTPUT, output);
-        values.put(Settings.TOPIC_DLQ, dlq);
-        values.put(Settings.VALUE_SERDE, APICURIO_AVRO_SERDE);
-        // The serde gets every non-app setting: the Confluent-format settings, auto-registration of the
-        // output schemas, and generated classes (ImageEvent) when reading.
-        RegistrySerdeConfig.serializer(registryUrl, true).forEach((k, v) -> values.put(k, String.valueOf(v)));
-        values.put("apicurio.registry.use-specific-avro-reader", "true");
-        values.put("bootstrap.servers", bootstrap);
-        values.put("application.id", app);
-        values.put("state.dir", Pipelines.WORK.resolve(app).toString());
-        values.put("processing.guarantee", "exactly_once_v2");
         Settings settings = Settings.of(values);
 
-        try (Classifier classifier = Classifier.open(settings.modelDir(), Classifier.Options.defaults()
-                .withBudget(settings.budget()).withThreads(1).withTopK(settings.topK()))) {
-            KafkaStreams streams = new KafkaStreams(ClassificationTopology.build(settings, Engine.of(classifier, "it"),
-                    PipelineMetrics.discarding()), settings.kafkaProperties());
-            CountDownLatch running = new CountDownLatch(1);
-            streams.setStateListener((now, before) -> {
-                if (now == KafkaStreams.State.RUNNING) running.countDown();
-            });
-            try {
-                streams.start();
-                assertTrue(running.await(60, TimeUnit.SECONDS), "Kafka Streams RUNNING");
-                long t0 = System.nanoTime();
-                produce(bootstrap, registryUrl);
-                try (OutputWatcher watcher = new OutputWatcher(bootstrap, output, dlq)) {
-                    Pipelines.await(Duration.ofSeconds(120), () -> watcher.distinct() >= EVENTS,
-                            () -> "a result for each of " + EVENTS + " events, have " + watcher.distinct() + "; streams " + streams.state());
-                }
-                seconds = (System.nanoTime() - t0) / 1e9;
-                Pipelines.await(Duration.ofSeconds(60), () -> Pipelines.committed(kafka.admin(), app, input) == EVENTS,
-                        () -> "committed offsets " + Pipelines.committed(kafka.admin(), app, input) + " of " + EVENTS);
-                classified = Pipelines.readAll(bootstrap, output, true);
-                deadLetters = Pipelines.readAll(bootstrap, dlq, true);
-                System.out.printf("[tomestream-it] e2e: %d events through the Apicurio-serde topology in %.1f s%n", EVENTS, seconds);
-            } finally {
-                streams.close(Duration.ofSeconds(30));
+        try (InJvmTopology topology = InJvmTopology.start(settings)) {
+            KafkaStreams streams = topology.streams;
+            long t0 = System.nanoTime();
+            produce(bootstrap, registryUrl);
+            try (OutputWatcher watcher = new OutputWatcher(bootstrap, output, dlq)) {
+                Pipelines.await(Duration.ofSeconds(120), () -> watcher.distinct() >= EVENTS,
+                        () -> "a result for each of " + EVENTS + " events, have " + watcher.distinct() + "; streams " + streams.state());
             }
+            seconds = (System.nanoTime() - t0) / 1e9;
+            Pipelines.await(Duration.ofSeconds(60), () -> Pipelines.committed(kafka.admin(), app, input) == EVENTS,
+                    () -> "committed offsets " + Pipelines.committed(kafka.admin(), app, input) + " of " + EVENTS);
+            classified = Pipelines.readAll(bootstrap, output, true);
+            deadLetters = Pipelines.readAll(bootstrap, dlq, true);
+            System.out.printf("[tomestream-it] e2e: %d events through the Apicurio-serde topology in %.1f s%n", EVENTS, seconds);
         }
     }
 

@@ -1,5 +1,7 @@
 package io.tomestream.it;
 
+import io.tomestream.config.Settings;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -127,6 +129,33 @@ final class Pipelines {
                 .build();
     }
 
+    /**
+     * Settings for the topology run in this JVM with Apicurio's serde against {@code registryUrl}
+     * (Confluent format, auto-registering its output schemas, generated classes when reading): the
+     * fixture model, top-3, 100 ms batches, no metrics port, exactly-once.
+     */
+    static Map<String, String> apicurioTopologySettings(String bootstrap, String registryUrl, String app, String input, String output, String dlq) {
+        Map<String, String> values = new HashMap<>();
+        values.put(Settings.MODEL_DIR, MODEL.toString());
+        values.put(Settings.TOME, TOME);
+        values.put(Settings.TOP_K, "3");
+        values.put(Settings.BATCH_MAX_WAIT_MS, "100");
+        values.put(Settings.METRICS_PORT, "0");
+        values.put(Settings.TOPIC_INPUT, input);
+        values.put(Settings.TOPIC_OUTPUT, output);
+        values.put(Settings.TOPIC_DLQ, dlq);
+        values.put(Settings.VALUE_SERDE, "io.apicurio.registry.serde.avro.AvroSerde");
+        // The serde gets every non-app setting: the Confluent-format settings, auto-registration of the
+        // output schemas, and generated classes (ImageEvent) when reading.
+        RegistrySerdeConfig.serializer(registryUrl, true).forEach((k, v) -> values.put(k, String.valueOf(v)));
+        values.put("apicurio.registry.use-specific-avro-reader", "true");
+        values.put("bootstrap.servers", bootstrap);
+        values.put("application.id", app);
+        values.put("state.dir", WORK.resolve(app).toString());
+        values.put("processing.guarantee", "exactly_once_v2");
+        return values;
+    }
+
     /** A short unique suffix, so names never clash with an earlier run against the same broker. */
     static String unique() {
         return UUID.randomUUID().toString().substring(0, 8);
@@ -232,6 +261,23 @@ final class Pipelines {
                     .map(TopicPartition::partition).collect(Collectors.toSet()));
         }
         return out;
+    }
+
+    /**
+     * Exactly once: {@code output} (read_committed) holds one classification for each of the events
+     * {@code evt-0 ... evt-(events-1)} (single-object encoded, fixture image {@code i % IMAGES}), each with
+     * that image's top-3, and {@code dlq} holds nothing.
+     */
+    static void assertEachClassifiedOnce(String bootstrap, String output, String dlq, int events) {
+        List<ConsumerRecord<String, byte[]>> classified = readAll(bootstrap, output, true);
+        Map<String, Integer> counts = countByKey(classified);
+        if (counts.size() != events) throw new AssertionError("every event classified: " + counts.size() + " of " + events);
+        if (!counts.values().stream().allMatch(n -> n == 1)) throw new AssertionError("each exactly once: " + counts);
+        for (ConsumerRecord<String, byte[]> r : classified) {
+            io.tomestream.schema.Classification c = io.tomestream.schema.SingleObjectSerde.classifications().decode(r.value());
+            expected().get(Integer.parseInt(r.key().substring(4)) % IMAGES).assertMatches(c, r.key());
+        }
+        if (!readAll(bootstrap, dlq, true).isEmpty()) throw new AssertionError("dead letters in " + dlq);
     }
 
     /** Polls {@code condition} every 100 ms until it holds; fails with {@code what} after {@code timeout}. */

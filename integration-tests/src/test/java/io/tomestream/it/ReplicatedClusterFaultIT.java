@@ -1,7 +1,6 @@
 package io.tomestream.it;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -10,24 +9,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
-import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-import io.tomestream.schema.Classification;
-import io.tomestream.schema.ImageEvent;
-import io.tomestream.schema.SingleObjectSerde;
 
 /**
  * A replicated cluster losing brokers mid-stream: three KRaft nodes (each broker and controller, each
@@ -80,9 +69,7 @@ class ReplicatedClusterFaultIT {
                         instance.assertAlive();
                         return Pipelines.assignment(admin, app, input).size() == 1;
                     }, () -> "the app in its group");
-                    AtomicReference<Throwable> sendFailure = new AtomicReference<>();
-                    AtomicInteger sent = new AtomicInteger();
-                    Thread producerThread = producer(bootstrap, input, sent, sendFailure);
+                    PacedProducer producerThread = new PacedProducer(bootstrap, input, EVENTS, RATE_PER_S);
                     producerThread.start();
                     try (OutputWatcher watcher = new OutputWatcher(bootstrap, output, dlq)) {
                         Pipelines.await(Duration.ofSeconds(90), () -> watcher.distinct() >= 20, () -> "20 classified, have " + watcher.distinct());
@@ -90,18 +77,18 @@ class ReplicatedClusterFaultIT {
                                 .partitions().getFirst().leader().id();
                         KafkaNode down = nodes.stream().filter(n -> n.id != leader).findFirst().orElseThrow();
                         down.stop();
-                        System.out.printf("[tomestream-it] replicated: stopped node %d with %d sent and %d classified%n", down.id, sent.get(), watcher.distinct());
+                        System.out.printf("[tomestream-it] replicated: stopped node %d with %d sent and %d classified%n", down.id, producerThread.sent.get(), watcher.distinct());
                         Thread.sleep(8_000);
                         KafkaNode leaderNode = nodes.get(leader - 1);
                         leaderNode.stop();
                         System.out.printf("[tomestream-it] replicated: stopped node %d, the leader of %s-0, with %d sent and %d classified%n",
-                                leader, input, sent.get(), watcher.distinct());
+                                leader, input, producerThread.sent.get(), watcher.distinct());
                         Thread.sleep(10_000);
                         instance.assertAlive();
                         leaderNode.start();
                         long t0 = System.nanoTime();
                         producerThread.join(180_000);
-                        assertEquals(null, sendFailure.get(), "the producer delivered everything");
+                        assertEquals(null, producerThread.failure.get(), "the producer delivered everything");
                         Pipelines.await(Duration.ofSeconds(180), () -> {
                             instance.assertAlive();
                             return watcher.distinct() >= EVENTS;
@@ -111,15 +98,7 @@ class ReplicatedClusterFaultIT {
                     }
                     Pipelines.await(Duration.ofSeconds(60), () -> Pipelines.committed(admin, app, input) == EVENTS,
                             () -> "committed offsets " + Pipelines.committed(admin, app, input) + " of " + EVENTS);
-                    List<ConsumerRecord<String, byte[]>> classified = Pipelines.readAll(bootstrap, output, true);
-                    Map<String, Integer> counts = Pipelines.countByKey(classified);
-                    assertEquals(EVENTS, counts.size(), "every event classified");
-                    assertTrue(counts.values().stream().allMatch(n -> n == 1), "each exactly once: " + counts);
-                    for (ConsumerRecord<String, byte[]> r : classified) {
-                        Classification c = SingleObjectSerde.classifications().decode(r.value());
-                        Pipelines.expected().get(Integer.parseInt(r.key().substring(4)) % Pipelines.IMAGES).assertMatches(c, r.key());
-                    }
-                    assertTrue(Pipelines.readAll(bootstrap, dlq, true).isEmpty(), "no dead letters");
+                    Pipelines.assertEachClassifiedOnce(bootstrap, output, dlq, EVENTS);
                     assertEquals(AppProcess.EXIT_ON_SIGTERM, instance.stop(), "still running, and stops on SIGTERM");
                 }
             }
@@ -151,29 +130,5 @@ class ReplicatedClusterFaultIT {
         p.put("group.initial.rebalance.delay.ms", "0");
         p.put("transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000");
         return p;
-    }
-
-    private static Thread producer(String bootstrap, String input, AtomicInteger sent, AtomicReference<Throwable> failure) {
-        SingleObjectSerde<ImageEvent> serde = SingleObjectSerde.imageEvents();
-        return new Thread(() -> {
-            try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.<String, Object>of(
-                    "bootstrap.servers", bootstrap, "acks", "all", "delivery.timeout.ms", 240_000, "request.timeout.ms", 10_000,
-                    "max.block.ms", 240_000), new StringSerializer(), new ByteArraySerializer())) {
-                long start = System.nanoTime();
-                for (int i = 0; i < EVENTS; i++) {
-                    long wait = start + TimeUnit.SECONDS.toNanos(i) / RATE_PER_S - System.nanoTime();
-                    if (wait > 0) Thread.sleep(wait / 1_000_000);
-                    String key = "evt-" + i;
-                    producer.send(new ProducerRecord<>(input, key, serde.encode(Pipelines.event(key, Pipelines.image(i % Pipelines.IMAGES), "image/png"))),
-                            (md, e) -> {
-                                if (e != null) failure.compareAndSet(null, e);
-                            });
-                    sent.incrementAndGet();
-                }
-                producer.flush();
-            } catch (Throwable t) {
-                failure.compareAndSet(null, t);
-            }
-        }, "replicated-producer");
     }
 }

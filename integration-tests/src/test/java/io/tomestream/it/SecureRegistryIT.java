@@ -8,27 +8,21 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.streams.KafkaStreams;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import io.apicurio.registry.serde.avro.AvroKafkaDeserializer;
 import io.apicurio.registry.serde.avro.AvroKafkaSerializer;
-import io.tomestream.classify.Classifier;
 import io.tomestream.config.Settings;
-import io.tomestream.metrics.PipelineMetrics;
 import io.tomestream.schema.Classification;
 import io.tomestream.schema.ImageEvent;
-import io.tomestream.topology.ClassificationTopology;
-import io.tomestream.topology.Engine;
 
 /**
  * The schema registry over TLS: Apicurio Registry served over HTTPS only (Quarkus' TLS registry, a
@@ -38,7 +32,6 @@ import io.tomestream.topology.Engine;
  */
 @ExtendWith(SharedInfra.class)
 class SecureRegistryIT {
-    private static final String APICURIO_AVRO_SERDE = "io.apicurio.registry.serde.avro.AvroSerde";
     private final KafkaCluster kafka;
 
     SecureRegistryIT(KafkaCluster kafka) {
@@ -69,51 +62,24 @@ class SecureRegistryIT {
 
             String input = "tls-in-" + run, output = "tls-out-" + run, dlq = "tls-dlq-" + run, app = "tls-" + run;
             kafka.createTopics(2, input, output, dlq);
-            Map<String, String> values = new HashMap<>();
-            values.put(Settings.MODEL_DIR, Pipelines.MODEL.toString());
-            values.put(Settings.TOME, Pipelines.TOME);
-            values.put(Settings.TOP_K, "3");
-            values.put(Settings.BATCH_MAX_WAIT_MS, "100");
-            values.put(Settings.METRICS_PORT, "0");
-            values.put(Settings.TOPIC_INPUT, input);
-            values.put(Settings.TOPIC_OUTPUT, output);
-            values.put(Settings.TOPIC_DLQ, dlq);
-            values.put(Settings.VALUE_SERDE, APICURIO_AVRO_SERDE);
-            RegistrySerdeConfig.serializer(url, true).forEach((k, v) -> values.put(k, String.valueOf(v)));
+            Map<String, String> values = Pipelines.apicurioTopologySettings(kafka.bootstrapServers(), url, app, input, output, dlq);
             trust.forEach((k, v) -> values.put(k, String.valueOf(v)));
-            values.put("apicurio.registry.use-specific-avro-reader", "true");
-            values.put("bootstrap.servers", kafka.bootstrapServers());
-            values.put("application.id", app);
-            values.put("state.dir", Pipelines.WORK.resolve(app).toString());
             Settings settings = Settings.of(values);
 
             AvroKafkaSerializer<ImageEvent> serializer = new AvroKafkaSerializer<>();
             Map<String, Object> serializerConfig = new HashMap<>(RegistrySerdeConfig.serializer(url, true));
             serializerConfig.putAll(trust);
             serializer.configure(serializerConfig, false);
-            try (Classifier classifier = Classifier.open(settings.modelDir(), Classifier.Options.defaults()
-                    .withBudget(settings.budget()).withThreads(1).withTopK(settings.topK()))) {
-                KafkaStreams streams = new KafkaStreams(ClassificationTopology.build(settings, Engine.of(classifier, "it"),
-                        PipelineMetrics.discarding()), settings.kafkaProperties());
-                CountDownLatch running = new CountDownLatch(1);
-                streams.setStateListener((now, before) -> {
-                    if (now == KafkaStreams.State.RUNNING) running.countDown();
-                });
-                try {
-                    streams.start();
-                    assertTrue(running.await(60, TimeUnit.SECONDS), "Kafka Streams RUNNING");
-                    try (KafkaProducer<String, byte[]> producer = Pipelines.producer(kafka.bootstrapServers())) {
-                        for (int i = 0; i < Pipelines.IMAGES; i++) {
-                            String key = "img-" + i;
-                            producer.send(new ProducerRecord<>(input, key, serializer.serialize(input, Pipelines.event(key, Pipelines.image(i), "image/png"))));
-                        }
+            try (InJvmTopology topology = InJvmTopology.start(settings)) {
+                try (KafkaProducer<String, byte[]> producer = Pipelines.producer(kafka.bootstrapServers())) {
+                    for (int i = 0; i < Pipelines.IMAGES; i++) {
+                        String key = "img-" + i;
+                        producer.send(new ProducerRecord<>(input, key, serializer.serialize(input, Pipelines.event(key, Pipelines.image(i), "image/png"))));
                     }
-                    try (OutputWatcher watcher = new OutputWatcher(kafka.bootstrapServers(), output, dlq)) {
-                        Pipelines.await(Duration.ofSeconds(90), () -> watcher.distinct() >= Pipelines.IMAGES,
-                                () -> Pipelines.IMAGES + " classified, have " + watcher.distinct());
-                    }
-                } finally {
-                    streams.close(Duration.ofSeconds(30));
+                }
+                try (OutputWatcher watcher = new OutputWatcher(kafka.bootstrapServers(), output, dlq)) {
+                    Pipelines.await(Duration.ofSeconds(90), () -> watcher.distinct() >= Pipelines.IMAGES,
+                            () -> Pipelines.IMAGES + " classified, have " + watcher.distinct());
                 }
             }
             serializer.close();
