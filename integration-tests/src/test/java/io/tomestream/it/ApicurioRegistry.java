@@ -46,7 +46,7 @@ public final class ApicurioRegistry implements AutoCloseable {
     private final int instance;
     private HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
     /** Extra flags (HTTPS, file storage), and the scheme the URLs use. */
-    private List<String> tlsArgs = List.of();
+    private List<String> extraArgs = List.of();
     private String scheme = "http";
 
     private int port;
@@ -99,7 +99,7 @@ public final class ApicurioRegistry implements AutoCloseable {
      */
     public static ApicurioRegistry startTls(Path keystore, String password, javax.net.ssl.SSLContext trust) {
         ApicurioRegistry registry = prepare();
-        registry.tlsArgs = List.of(
+        registry.extraArgs = List.of(
                 "-Dquarkus.http.ssl-port=" + registry.port,
                 "-Dquarkus.http.insecure-requests=disabled",
                 "-Dquarkus.tls.key-store.p12.path=" + keystore.toAbsolutePath(),
@@ -116,7 +116,7 @@ public final class ApicurioRegistry implements AutoCloseable {
      */
     public static ApicurioRegistry startWithFileStorage(Path dir) {
         ApicurioRegistry registry = prepare();
-        registry.tlsArgs = List.of("-Dapicurio.datasource.url=jdbc:h2:file:" + dir.toAbsolutePath().resolve("registry"));
+        registry.extraArgs = List.of("-Dapicurio.datasource.url=jdbc:h2:file:" + dir.toAbsolutePath().resolve("registry"));
         registry.spawn();
         return registry.awaitReady();
     }
@@ -149,7 +149,7 @@ public final class ApicurioRegistry implements AutoCloseable {
                 // Defaults, spelled out: in-memory H2 storage, no authentication.
                 "-Dapicurio.storage.kind=sql",
                 "-Dapicurio.storage.sql.kind=h2"));
-        command.addAll(tlsArgs);
+        command.addAll(extraArgs);
         command.addAll(List.of("-jar", "quarkus-run.jar"));
         try {
             Files.createDirectories(logFile.toAbsolutePath().getParent());

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -85,7 +84,7 @@ final class Containers {
     /**
      * A single KRaft node, reached as kafka:9092 on {@code network} and as localhost:{@code hostPort}
      * from this JVM. The external listener advertises that host port, so it is bound as it is (not
-     * mapped to a random one): pick it with {@link #freePort()}.
+     * mapped to a random one): pick it with {@link ApicurioRegistry#freePort()}.
      */
     static GenericContainer<?> kafka(Network network, int hostPort) {
         Map<String, String> env = new LinkedHashMap<>();
@@ -157,15 +156,6 @@ final class Containers {
             env.put(name.toUpperCase(Locale.ROOT), value);
         });
         return env;
-    }
-
-    /** A TCP port nobody listens on now. */
-    static int freePort() {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 
     /** Appends a container's output to target/containers/NAME.log. */

@@ -47,7 +47,7 @@ class ImageContainerIT {
         String image = Containers.image("TOMESTREAM_IMAGE");
         System.out.printf("[tomestream-it] image: %s is %d MB%n", image, Containers.imageSize(image) / 1_000_000);
         String run = Pipelines.unique();
-        int kafkaPort = Containers.freePort();
+        int kafkaPort = ApicurioRegistry.freePort();
         Map<String, String> settings = new LinkedHashMap<>();
         settings.put("bootstrap.servers", "kafka:9092");
         settings.put("application.id", "image-" + run);

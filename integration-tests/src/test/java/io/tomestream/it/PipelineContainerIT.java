@@ -68,7 +68,7 @@ class PipelineContainerIT {
         Containers.assumeReady();
         List<Pipelines.Expected> expected = Pipelines.expected();
         String app = "containers-" + Pipelines.unique();
-        int kafkaPort = Containers.freePort();
+        int kafkaPort = ApicurioRegistry.freePort();
         try (Network network = Network.newNetwork();
              GenericContainer<?> kafka = Containers.kafka(network, kafkaPort);
              GenericContainer<?> registry = Containers.registry(network)) {

@@ -37,8 +37,16 @@ public final class Schemas {
   public static final List<String> RELEASED = List.of(
       "ImageEvent-1", "Classification-1", "Classification-2", "DeadLetter-1", "DeadLetter-2");
 
-  /** The released schemas, parsed (see {@link #RELEASED}). */
+  /** The released schemas, parsed once (see {@link #RELEASED}); every serde instance reads them. */
   public static List<Schema> released() {
+    return Released.SCHEMAS;
+  }
+
+  private static final class Released {
+    static final List<Schema> SCHEMAS = parse();
+  }
+
+  private static List<Schema> parse() {
     List<Schema> out = new java.util.ArrayList<>();
     for (String name : RELEASED) {
       try (java.io.InputStream in = Schemas.class.getResourceAsStream("released/" + name + ".avsc")) {
@@ -48,7 +56,7 @@ public final class Schemas {
         throw new java.io.UncheckedIOException(e);
       }
     }
-    return out;
+    return List.copyOf(out);
   }
 
   /** CRC-64-AVRO fingerprint, as carried in single-object-encoded messages. */

@@ -42,10 +42,7 @@ public final class DeadLetters {
                 .setOriginalPayload(keepPayload && in.value() != null ? ByteBuffer.wrap(in.value()) : null)
                 .setFailedAt(Instant.ofEpochMilli(nowMs))
                 .build();
-        RecordHeaders headers = new RecordHeaders();
-        headers.add(REASON_HEADER, reason.name().getBytes(StandardCharsets.UTF_8));
-        headers.add(MESSAGE_HEADER, line.getBytes(StandardCharsets.UTF_8));
-        return new Record<>(in.key(), letter, in.timestamp(), headers);
+        return record(in.key(), letter, in.timestamp());
     }
 
     /**
@@ -66,10 +63,15 @@ public final class DeadLetters {
                 .setOriginalPayload(stored == null ? null : ByteBuffer.wrap(stored))
                 .setFailedAt(Instant.ofEpochMilli(nowMs))
                 .build();
+        return record(null, letter, nowMs);
+    }
+
+    /** The letter with its reason and message as headers too. */
+    private static Record<byte[], SpecificRecord> record(byte[] key, DeadLetter letter, long timestamp) {
         RecordHeaders headers = new RecordHeaders();
-        headers.add(REASON_HEADER, DeadLetterReason.UNREADABLE_BUFFER_ENTRY.name().getBytes(StandardCharsets.UTF_8));
-        headers.add(MESSAGE_HEADER, line.getBytes(StandardCharsets.UTF_8));
-        return new Record<>(null, letter, nowMs, headers);
+        headers.add(REASON_HEADER, letter.getReason().name().getBytes(StandardCharsets.UTF_8));
+        headers.add(MESSAGE_HEADER, letter.getMessage().getBytes(StandardCharsets.UTF_8));
+        return new Record<>(key, letter, timestamp, headers);
     }
 
     static String oneLine(String message) {

@@ -227,11 +227,10 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
         long t0 = System.nanoTime();
         long oldestEventTime = Long.MAX_VALUE;
         for (ImageEvent e : events) oldestEventTime = Math.min(oldestEventTime, e.getEventTime().toEpochMilli());
-        String[] budget = {engine.tomeSpec()};
         inFlight.begin(accepted, aloneAttempt);
-        List<Outcome> outcomes;
+        Engine.Batch result;
         try {
-            outcomes = classifyIsolating(accepted, images, oldestEventTime, budget);
+            result = classifyIsolating(accepted, images, oldestEventTime);
         } catch (EngineBatcher.Interrupted e) {
             inFlight.end(); // a shutdown, not a crash: nothing to suspect
             throw e;
@@ -239,6 +238,8 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
         // Left in place when anything else escapes: the thread dies, and its successor suspects these.
         inFlight.end();
         metrics.batch(images.size(), System.nanoTime() - t0);
+        List<Outcome> outcomes = result.outcomes();
+        String budget = result.budget() == null ? engine.tomeSpec() : result.budget();
 
         long now = System.currentTimeMillis();
         for (int i = 0; i < outcomes.size(); i++) {
@@ -247,7 +248,7 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
             switch (outcomes.get(i)) {
                 case null -> { } // the engine failed on this image alone; it is dead-lettered already
                 case Outcome.Classified c -> {
-                    context.forward(new Record<>(r.key(), Classifications.of(event, c.prediction(), engine, budget[0], now), r.timestamp()),
+                    context.forward(new Record<>(r.key(), Classifications.of(event, c.prediction(), engine, budget, now), r.timestamp()),
                             ClassificationTopology.CLASSIFIED_SINK);
                     metrics.classified(c.prediction().finalTokens(), now - event.getEventTime().toEpochMilli());
                 }
@@ -262,9 +263,9 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
      * and the rest of its batch is classified. A broken engine fails every image that way, one by one,
      * and the stream still goes on. A stack overflow or an out-of-memory error in the engine is handled
      * the same way: left to kill the stream thread, the batch would come back from the store after the
-     * restart and fail again, forever. {@code budget[0]} gets the schedule the last call ran with.
+     * restart and fail again, forever. The budget is the schedule the last successful call ran with.
      */
-    private List<Outcome> classifyIsolating(List<BufferedRecord> records, List<byte[]> images, long oldestEventTime, String[] budget) {
+    private Engine.Batch classifyIsolating(List<BufferedRecord> records, List<byte[]> images, long oldestEventTime) {
         try {
             Engine.Batch result = engine.classifier().classify(images, oldestEventTime);
             List<Outcome> outcomes = result == null ? null : result.outcomes();
@@ -272,8 +273,7 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
                 throw new IllegalStateException("the engine returned " + (outcomes == null ? "no" : outcomes.size())
                         + " outcomes for " + images.size() + " images");
             }
-            if (result.budget() != null) budget[0] = result.budget();
-            return outcomes;
+            return result;
         } catch (EngineBatcher.Interrupted e) {
             throw e; // nothing was classified: the thread stops, and the batch stays in the store for a retry
         } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
@@ -281,9 +281,11 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
                 log.warn("task {}: classifying a batch of {} failed ({}); retrying its halves to find the event that fails",
                         context.taskId(), images.size(), e.toString());
                 int half = images.size() / 2;
-                List<Outcome> out = new ArrayList<>(classifyIsolating(records.subList(0, half), images.subList(0, half), oldestEventTime, budget));
-                out.addAll(classifyIsolating(records.subList(half, images.size()), images.subList(half, images.size()), oldestEventTime, budget));
-                return out;
+                Engine.Batch first = classifyIsolating(records.subList(0, half), images.subList(0, half), oldestEventTime);
+                Engine.Batch second = classifyIsolating(records.subList(half, images.size()), images.subList(half, images.size()), oldestEventTime);
+                List<Outcome> outcomes = new ArrayList<>(first.outcomes());
+                outcomes.addAll(second.outcomes());
+                return new Engine.Batch(outcomes, second.budget() != null ? second.budget() : first.budget());
             }
             BufferedRecord poison = records.getFirst();
             if (modelErrorTraced.compareAndSet(false, true)) {
@@ -294,7 +296,7 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
                         poison.topic(), poison.partition(), poison.offset(), e.toString());
             }
             deadLetter(poison, DeadLetterReason.MODEL_ERROR, "classify failed: " + e, true);
-            return java.util.Collections.singletonList(null);
+            return new Engine.Batch(java.util.Collections.singletonList(null), null);
         }
     }
 
@@ -378,9 +380,11 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
     }
 
     private void unreadable(KeyValue<Bytes, byte[]> kv, RuntimeException e) {
+        // The store key is the partition and the offset (BufferedRecord.storeKey), if it is one at all.
         ByteBuffer key = ByteBuffer.wrap(kv.key.get());
-        int partition = key.remaining() >= 12 ? key.getInt() : -1;
-        long offset = key.remaining() >= 8 ? key.getLong() : -1;
+        boolean known = key.remaining() == 12;
+        int partition = known ? key.getInt() : -1;
+        long offset = known ? key.getLong() : -1;
         log.error("task {}: buffer entry for {}-{}@{} is unreadable; it goes to the DLQ as {}: {}", context.taskId(),
                 inputTopic, partition, offset, DeadLetterReason.UNREADABLE_BUFFER_ENTRY, e.toString());
         context.forward(DeadLetters.unreadable(inputTopic, partition, offset, kv.value, "unreadable buffer entry in task " + context.taskId() + ": " + e,

@@ -10,7 +10,6 @@ import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.BytesDeserializer;
-import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.TestInputTopic;
@@ -19,7 +18,6 @@ import org.apache.kafka.streams.processor.api.MockProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.KeyValueStore;
-import org.apache.kafka.streams.state.Stores;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -87,8 +85,8 @@ class BufferRecoveryTest {
         }
 
         // The next owner of the task: its store restored from the changelog, then init, then punctuation.
-        MockProcessorContext<byte[], SpecificRecord> context = context(settings);
-        KeyValueStore<Bytes, byte[]> restored = store(context);
+        MockProcessorContext<byte[], SpecificRecord> context = Fixtures.context(settings);
+        KeyValueStore<Bytes, byte[]> restored = Fixtures.bufferStore(context);
         for (KeyValue<Bytes, byte[]> kv : logged) {
             if (kv.value == null) restored.delete(kv.key);
             else restored.put(kv.key, kv.value);
@@ -111,8 +109,8 @@ class BufferRecoveryTest {
     @Test
     void aRestoredBufferLargerThanABatchIsClassifiedInBatchesOfBatchSize() {
         Settings settings = Fixtures.settings(stateDir);
-        MockProcessorContext<byte[], SpecificRecord> context = context(settings);
-        KeyValueStore<Bytes, byte[]> store = store(context);
+        MockProcessorContext<byte[], SpecificRecord> context = Fixtures.context(settings);
+        KeyValueStore<Bytes, byte[]> store = Fixtures.bufferStore(context);
         for (int i = 0; i < 5; i++) {
             BufferedRecord r = new BufferedRecord("image-events", 0, 100 + i, 0, 0, null, encoded("e" + i, image(i)),
                     new org.apache.kafka.common.header.internals.RecordHeaders());
@@ -133,8 +131,8 @@ class BufferRecoveryTest {
     @Test
     void anUnreadableBufferEntryGoesToTheDlqWithItsBytesAndOriginAndIsCounted() {
         Settings settings = Fixtures.settings(stateDir);
-        MockProcessorContext<byte[], SpecificRecord> context = context(settings);
-        KeyValueStore<Bytes, byte[]> store = store(context);
+        MockProcessorContext<byte[], SpecificRecord> context = Fixtures.context(settings);
+        KeyValueStore<Bytes, byte[]> store = Fixtures.bufferStore(context);
         for (int i = 0; i < 3; i++) {
             BufferedRecord r = new BufferedRecord("image-events", 0, 100 + i, 0, 0, null, encoded("e" + i, image(i)),
                     new org.apache.kafka.common.header.internals.RecordHeaders());
@@ -188,8 +186,8 @@ class BufferRecoveryTest {
         int deaths = 0;
         for (int life = 0; life < 6 && classifiedIds.size() + deadIds.size() < 4; life++) {
             // A new process: the store restored from the changelog, which still holds what no commit removed.
-            MockProcessorContext<byte[], SpecificRecord> context = context(settings);
-            KeyValueStore<Bytes, byte[]> store = store(context);
+            MockProcessorContext<byte[], SpecificRecord> context = Fixtures.context(settings);
+            KeyValueStore<Bytes, byte[]> store = Fixtures.bufferStore(context);
             for (KeyValue<Bytes, byte[]> kv : buffered) store.put(kv.key, kv.value);
             MicroBatchProcessor processor = processor(deadly, 16);
             processor.init(context);
@@ -215,8 +213,8 @@ class BufferRecoveryTest {
     @Test
     void closingLeavesTheBufferForTheNextOwnerInsteadOfFlushing() {
         Settings settings = Fixtures.settings(stateDir);
-        MockProcessorContext<byte[], SpecificRecord> context = context(settings);
-        KeyValueStore<Bytes, byte[]> store = store(context);
+        MockProcessorContext<byte[], SpecificRecord> context = Fixtures.context(settings);
+        KeyValueStore<Bytes, byte[]> store = Fixtures.bufferStore(context);
         AtomicInteger calls = new AtomicInteger();
         MicroBatchProcessor processor = processor(engine.withClassifier(images -> {
             calls.incrementAndGet();
@@ -235,24 +233,9 @@ class BufferRecoveryTest {
                 new org.apache.kafka.common.header.internals.RecordHeaders()).storeKey()));
     }
 
-    private static MockProcessorContext<byte[], SpecificRecord> context(Settings settings) {
-        MockProcessorContext<byte[], SpecificRecord> context = new MockProcessorContext<>(settings.kafkaProperties());
-        context.setCurrentSystemTimeMs(1_000_000);
-        return context;
-    }
-
     private static MicroBatchProcessor processor(Engine e, int batchSize) {
         return new MicroBatchProcessor(e, "in", new SingleObjectAvroSerde().deserializer(), PipelineMetrics.discarding(),
                 batchSize, 60_000, 1 << 20, 1000);
-    }
-
-    private static KeyValueStore<Bytes, byte[]> store(MockProcessorContext<byte[], SpecificRecord> context) {
-        KeyValueStore<Bytes, byte[]> store = Stores.keyValueStoreBuilder(
-                        Stores.inMemoryKeyValueStore(ClassificationTopology.BUFFER_STORE), Serdes.Bytes(), Serdes.ByteArray())
-                .withLoggingDisabled().build();
-        store.init(context.getStateStoreContext(), store);
-        context.addStateStore(store);
-        return store;
     }
 
     private static void punctuate(MockProcessorContext<byte[], SpecificRecord> context) {

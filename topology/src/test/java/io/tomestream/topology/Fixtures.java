@@ -1,5 +1,12 @@
 package io.tomestream.topology;
 
+import org.apache.avro.specific.SpecificRecord;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.processor.api.MockProcessorContext;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.Stores;
+
 import io.tomestream.classify.Classifier;
 import io.tomestream.config.Settings;
 import io.tomestream.model.ModelException;
@@ -66,5 +73,24 @@ final class Fixtures {
         m.put("state.dir", stateDir.toString());
         for (int i = 0; i < overrides.length; i += 2) m.put(overrides[i], overrides[i + 1]);
         return Settings.of(m);
+    }
+
+    /** A processor context for the classify processor, with the clock set. */
+    static MockProcessorContext<byte[], SpecificRecord> context(Settings settings) {
+        MockProcessorContext<byte[], SpecificRecord> context = new MockProcessorContext<>(settings.kafkaProperties());
+        context.setCurrentSystemTimeMs(1_000_000);
+        return context;
+    }
+
+    /** The batch buffer, in memory and unlogged, added to {@code context}. */
+    static KeyValueStore<Bytes, byte[]> bufferStore(
+            MockProcessorContext<byte[], SpecificRecord> context) {
+        KeyValueStore<Bytes, byte[]> store = Stores.keyValueStoreBuilder(
+                        Stores.inMemoryKeyValueStore(ClassificationTopology.BUFFER_STORE),
+                        Serdes.Bytes(), Serdes.ByteArray())
+                .withLoggingDisabled().build();
+        store.init(context.getStateStoreContext(), store);
+        context.addStateStore(store);
+        return store;
     }
 }

@@ -17,12 +17,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import org.apache.avro.specific.SpecificRecord;
 import org.apache.kafka.common.serialization.Deserializer;
-import org.apache.kafka.common.serialization.Serdes;
-import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.processor.api.MockProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
-import org.apache.kafka.streams.state.KeyValueStore;
-import org.apache.kafka.streams.state.Stores;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -125,13 +121,8 @@ class RegistryOutageTest {
     }
 
     private MockProcessorContext<byte[], SpecificRecord> context() {
-        MockProcessorContext<byte[], SpecificRecord> context = new MockProcessorContext<>(Fixtures.settings(stateDir).kafkaProperties());
-        context.setCurrentSystemTimeMs(1_000_000);
-        KeyValueStore<Bytes, byte[]> store = Stores.keyValueStoreBuilder(
-                        Stores.inMemoryKeyValueStore(ClassificationTopology.BUFFER_STORE), Serdes.Bytes(), Serdes.ByteArray())
-                .withLoggingDisabled().build();
-        store.init(context.getStateStoreContext(), store);
-        context.addStateStore(store);
+        MockProcessorContext<byte[], SpecificRecord> context = Fixtures.context(Fixtures.settings(stateDir));
+        Fixtures.bufferStore(context);
         return context;
     }
 }
