@@ -129,6 +129,25 @@ final class AppProcess implements AutoCloseable {
         }
     }
 
+    /**
+     * Starts {@code mainClass} of the test class path in a JVM of its own, with {@code args}: an app
+     * built around a fake engine, which only a test can have.
+     */
+    static AppProcess startTestMain(String name, Class<?> mainClass, Path log, String... args) {
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-modules=jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx256m", "-XX:ParallelGCThreads=1",
+                "-cp", System.getProperty("java.class.path"), mainClass.getName()));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command).directory(Pipelines.ROOT.toFile()).redirectErrorStream(true);
+        try {
+            Files.createDirectories(log.getParent());
+            pb.redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+            return new AppProcess(name, log, pb.start());
+        } catch (IOException e) {
+            throw new UncheckedIOException("could not start " + command, e);
+        }
+    }
+
     String name() {
         return name;
     }

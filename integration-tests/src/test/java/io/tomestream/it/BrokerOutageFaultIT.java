@@ -31,6 +31,8 @@ class BrokerOutageFaultIT {
         String bootstrap = broker.bootstrapServers();
         broker.createTopics(2, input, output, dlq);
         Map<String, String> settings = AppProcess.settings(bootstrap, app, input, output, dlq, dir.resolve("state"), "bout", 8, 300);
+        int metricsPort = ApicurioRegistry.freePort();
+        settings.put("metrics.port", String.valueOf(metricsPort));
         try (AppProcess instance = AppProcess.start("bout", AppProcess.writeConfig(dir.resolve("app.properties"), settings), dir.resolve("app.log"))) {
             Pipelines.await(Duration.ofSeconds(120), () -> {
                 instance.assertAlive();
@@ -61,6 +63,7 @@ class BrokerOutageFaultIT {
                 Pipelines.await(Duration.ofSeconds(60), () -> Pipelines.committed(again.admin(), app, input) == EVENTS,
                         () -> "committed offsets " + Pipelines.committed(again.admin(), app, input) + " of " + EVENTS);
                 Pipelines.assertEachClassifiedOnce(bootstrap, output, dlq, EVENTS);
+                Pipelines.assertCommittedCounts(metricsPort, EVENTS, 0);
                 assertEquals(AppProcess.EXIT_ON_SIGTERM, instance.stop(), "still running, and stops on SIGTERM");
             }
         }

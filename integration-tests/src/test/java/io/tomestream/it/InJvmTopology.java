@@ -28,8 +28,7 @@ final class InJvmTopology implements AutoCloseable {
     static InJvmTopology start(Settings settings) throws ModelException, InterruptedException {
         Classifier classifier = Classifier.open(settings.modelDir(), Classifier.Options.defaults()
                 .withBudget(settings.budget()).withThreads(1).withTopK(settings.topK()));
-        KafkaStreams streams = new KafkaStreams(ClassificationTopology.build(settings, Engine.of(classifier, "it"),
-                PipelineMetrics.discarding()), settings.kafkaProperties());
+        KafkaStreams streams = ClassificationTopology.streams(settings, Engine.of(classifier, "it"), PipelineMetrics.discarding());
         CountDownLatch running = new CountDownLatch(1);
         streams.setStateListener((now, before) -> {
             if (now == KafkaStreams.State.RUNNING) running.countDown();

@@ -280,6 +280,48 @@ final class Pipelines {
         if (!readAll(bootstrap, dlq, true).isEmpty()) throw new AssertionError("dead letters in " + dlq);
     }
 
+    /**
+     * The sum of every series of {@code metric} on an app's {@code /metrics}: a Prometheus counter
+     * such as {@code tomestream_events_dead_lettered_committed_total} summed over its reasons.
+     */
+    static double metric(int metricsPort, String metric) {
+        String page;
+        try (java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient()) {
+            page = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + metricsPort + "/metrics"))
+                    .timeout(Duration.ofSeconds(5)).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+        double sum = 0;
+        boolean found = false;
+        for (String line : page.split("\n")) {
+            if (line.startsWith(metric + " ") || line.startsWith(metric + "{")) {
+                sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+                found = true;
+            }
+        }
+        if (!found) throw new AssertionError(metric + " not on /metrics of :" + metricsPort);
+        return sum;
+    }
+
+    /**
+     * The app's committed counters agree with what read_committed consumers of its output topics saw,
+     * and its attempt counters are at least as high (an aborted transaction counts there only).
+     */
+    static void assertCommittedCounts(int metricsPort, int classified, int deadLettered) {
+        double committed = metric(metricsPort, "tomestream_events_classified_committed_total");
+        double committedDead = metric(metricsPort, "tomestream_events_dead_lettered_committed_total");
+        double attempted = metric(metricsPort, "tomestream_events_classified_total");
+        System.out.printf("[tomestream-it] counters: %.0f classifications committed (%.0f attempted), %.0f dead letters committed%n",
+                committed, attempted, committedDead);
+        if (committed != classified) throw new AssertionError("committed classifications " + committed + ", the topic holds " + classified);
+        if (committedDead != deadLettered) throw new AssertionError("committed dead letters " + committedDead + ", the topic holds " + deadLettered);
+        if (attempted < committed) throw new AssertionError("attempts " + attempted + " below commits " + committed);
+    }
+
     /** Polls {@code condition} every 100 ms until it holds; fails with {@code what} after {@code timeout}. */
     static void await(Duration timeout, BooleanSupplier condition, Supplier<String> what) {
         long deadline = System.nanoTime() + timeout.toNanos();

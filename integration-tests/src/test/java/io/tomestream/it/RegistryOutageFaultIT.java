@@ -130,6 +130,7 @@ class RegistryOutageFaultIT {
             String retries = metrics.lines().filter(l -> l.startsWith("tomestream_transient_retries_total{cause=\"registry\"")).findFirst().orElse("none");
             System.out.printf("[tomestream-it] registry outage: all %d classified exactly once, none dead-lettered; %s%n", EVENTS, retries);
             assertTrue(!retries.equals("none") && Double.parseDouble(retries.substring(retries.lastIndexOf(' ') + 1)) > 0, "retries counted: " + retries);
+            Pipelines.assertCommittedCounts(metricsPort, EVENTS, 0);
             assertEquals(AppProcess.EXIT_ON_SIGTERM, instance.stop());
         } finally {
             serializer.close();

@@ -64,6 +64,8 @@ class ReplicatedClusterFaultIT {
 
                 Map<String, String> settings = AppProcess.settings(bootstrap, app, input, output, dlq, dir.resolve("state"), "repl", 8, 300);
                 settings.put("replication.factor", "3");
+                int metricsPort = ApicurioRegistry.freePort();
+                settings.put("metrics.port", String.valueOf(metricsPort));
                 try (AppProcess instance = AppProcess.start("repl", AppProcess.writeConfig(dir.resolve("app.properties"), settings), dir.resolve("app.log"))) {
                     Pipelines.await(Duration.ofSeconds(120), () -> {
                         instance.assertAlive();
@@ -99,6 +101,7 @@ class ReplicatedClusterFaultIT {
                     Pipelines.await(Duration.ofSeconds(60), () -> Pipelines.committed(admin, app, input) == EVENTS,
                             () -> "committed offsets " + Pipelines.committed(admin, app, input) + " of " + EVENTS);
                     Pipelines.assertEachClassifiedOnce(bootstrap, output, dlq, EVENTS);
+                    Pipelines.assertCommittedCounts(metricsPort, EVENTS, 0);
                     assertEquals(AppProcess.EXIT_ON_SIGTERM, instance.stop(), "still running, and stops on SIGTERM");
                 }
             }

@@ -20,6 +20,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.concurrent.atomic.AtomicReference;
 
+import org.apache.kafka.clients.admin.TransactionListing;
+import org.apache.kafka.clients.admin.TransactionState;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -49,7 +51,12 @@ class ScalingIT {
     private static final int KILL_AFTER_SENT = 250, KILL_AFTER_CLASSIFIED = 50;
     /** A batch of 16 at about 13 events/s per partition fills in ~1.2 s, so a partial batch is nearly always buffered. */
     private static final int BATCH = 16, BATCH_WAIT_MS = 1000;
-    private static final Pattern RESTORED = Pattern.compile("task \\S+: (\\d+) buffered records restored");
+    private static final Pattern RESTORED = Pattern.compile("task 0_(\\d+): (\\d+) buffered records restored");
+    /**
+     * Longer than the default 100 ms, so that an instance nearly always has a transaction open (from a
+     * batch's first output to the next commit) and the kill can land in one, as the test requires.
+     */
+    private static final int COMMIT_INTERVAL_MS = 2000;
 
     private final KafkaCluster kafka;
 
@@ -72,8 +79,10 @@ class ScalingIT {
         try {
             for (int i = 0; i < 3; i++) {
                 String name = "instance-" + i;
-                Path config = AppProcess.writeConfig(dir.resolve(name + ".properties"), AppProcess.settings(bootstrap, app, input, output, dlq,
-                        dir.resolve(name + "-state"), name, BATCH, BATCH_WAIT_MS));
+                Map<String, String> settings = AppProcess.settings(bootstrap, app, input, output, dlq,
+                        dir.resolve(name + "-state"), name, BATCH, BATCH_WAIT_MS);
+                settings.put("commit.interval.ms", Integer.toString(COMMIT_INTERVAL_MS));
+                Path config = AppProcess.writeConfig(dir.resolve(name + ".properties"), settings);
                 instances.add(AppProcess.start(name, config, dir.resolve(name + ".log")));
             }
             // All three in one stable group, every input partition owned, each instance with a share.
@@ -129,6 +138,10 @@ class ScalingIT {
                     return sentCount.get() >= KILL_AFTER_SENT && watcher.distinct() >= KILL_AFTER_CLASSIFIED;
                 }, () -> KILL_AFTER_SENT + " sent and " + KILL_AFTER_CLASSIFIED + " classified before the kill, have "
                         + sentCount.get() + " and " + watcher.distinct());
+                // Killed inside a transaction: outputs sent, nothing committed yet.
+                String victimTransactions = app + "-" + processId(dir.resolve(victim.name() + "-state"), app) + "-";
+                Pipelines.await(Duration.ofSeconds(30), () -> transactionState(victimTransactions) == TransactionState.ONGOING,
+                        () -> "the victim's transaction open; it is " + transactionState(victimTransactions));
                 victim.kill(); // returns once the process is gone
                 killedAt = System.nanoTime();
                 killed.countDown();
@@ -136,6 +149,12 @@ class ScalingIT {
                 System.out.printf("[tomestream-it] scaling: SIGKILLed %s (partitions %s) with %d sent and %d classified of %d%n",
                         victim, victimPartitions, sentAtKill, atKill, EVENTS);
                 assertTrue(sentAtKill < EVENTS - 100, "the kill must come mid-stream, with events still to send");
+                // The coordinator aborts it once producer.transaction.timeout.ms passes; had it been committed
+                // between the check and the kill, it would stay COMPLETE_COMMIT.
+                Pipelines.await(Duration.ofSeconds(60), () -> transactionState(victimTransactions) == TransactionState.COMPLETE_ABORT,
+                        () -> "the victim's open transaction aborted; it is " + transactionState(victimTransactions));
+                System.out.printf("[tomestream-it] scaling: the victim's transaction %s* was open at the kill, and the coordinator aborted it%n",
+                        victimTransactions);
 
                 producerThread.join(60_000);
                 assertEquals(null, sendFailure.get());
@@ -181,9 +200,12 @@ class ScalingIT {
             System.out.printf("[tomestream-it] scaling: %d events on the victim's partitions sent after the kill, all classified; "
                     + "read_uncommitted sees %d output records (%d from aborted transactions), read_committed %d%n",
                     lateOnVictim, uncommitted, uncommitted - committed.size(), committed.size());
-            int restored = 0;
-            for (int i = 1; i < 3; i++) restored += restoredInLog(dir.resolve("instance-" + i + ".log"));
-            System.out.printf("[tomestream-it] scaling: the survivors restored %d buffered records of the victim from the changelog%n", restored);
+            Map<Integer, Integer> restored = new HashMap<>();
+            for (int i = 1; i < 3; i++) restoredInLog(dir.resolve("instance-" + i + ".log"), restored);
+            restored.keySet().retainAll(victimPartitions);
+            System.out.printf("[tomestream-it] scaling: the survivors restored the victim's buffers from the changelog: %s records by partition%n", restored);
+            assertFalse(restored.isEmpty(), "the victim had records in its batch buffer at its last commit");
+            restored.forEach((p, n) -> assertTrue(n < BATCH, "a partial batch in partition " + p + ": " + n + " of " + BATCH));
             for (AppProcess p : instances.subList(1, 3)) assertEquals(AppProcess.EXIT_ON_SIGTERM, p.stop(), p + " stops on SIGTERM");
         } finally {
             instances.forEach(AppProcess::close);
@@ -195,11 +217,28 @@ class ScalingIT {
                 .findFirst().map(Map.Entry::getValue).orElseThrow(() -> new AssertionError(instance + " not in " + assignment));
     }
 
-    private static int restoredInLog(Path log) throws java.io.IOException {
+    /** Adds, by input partition, the buffered records an instance's log says it restored. */
+    private static void restoredInLog(Path log, Map<Integer, Integer> byPartition) throws java.io.IOException {
         Matcher m = RESTORED.matcher(java.nio.file.Files.readString(log));
-        int n = 0;
-        while (m.find()) n += Integer.parseInt(m.group(1));
-        return n;
+        while (m.find()) byPartition.merge(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)), Integer::sum);
+    }
+
+    /** Kafka Streams' process id, kept in the state directory; its transactional ids are {@code <app>-<processId>-<thread>}. */
+    private static String processId(Path stateDir, String app) throws java.io.IOException {
+        String metadata = java.nio.file.Files.readString(stateDir.resolve(app).resolve("kafka-streams-process-metadata"));
+        Matcher m = Pattern.compile("\"processId\"\\s*:\\s*\"([^\"]+)\"").matcher(metadata);
+        assertTrue(m.find(), "a process id in " + metadata);
+        return m.group(1);
+    }
+
+    /** The state of the one transactional id that starts with {@code prefix}, or null while there is none. */
+    private TransactionState transactionState(String prefix) {
+        try {
+            return kafka.admin().listTransactions().all().get(10, TimeUnit.SECONDS).stream()
+                    .filter(t -> t.transactionalId().startsWith(prefix)).map(TransactionListing::state).findFirst().orElse(null);
+        } catch (Exception e) {
+            throw new AssertionError("listing transactions", e);
+        }
     }
 
     private static String id(int i) {

@@ -269,8 +269,7 @@ public final class Demo {
                     Map.entry(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString())));
             InputLag lag = new InputLag(INPUT);
             shared = SharedEngine.start(settings, classifier, PipelineMetrics.discarding(), lag);
-            streams = new KafkaStreams(ClassificationTopology.build(settings, shared.engine(), PipelineMetrics.discarding()),
-                    settings.kafkaProperties());
+            streams = ClassificationTopology.streams(settings, shared.engine(), PipelineMetrics.discarding());
             lag.attach(streams);
             CountDownLatch running = new CountDownLatch(1);
             AtomicReference<Throwable> streamError = new AtomicReference<>();

@@ -18,7 +18,10 @@ import java.util.concurrent.TimeUnit;
 /**
  * The pipeline's own meters. Prometheus names (after Micrometer's renaming):
  * {@code tomestream_events_consumed_total}, {@code tomestream_events_tombstones_total},
- * {@code tomestream_events_classified_total}, {@code tomestream_events_dead_lettered_total{reason}},
+ * {@code tomestream_events_classified_total}, {@code tomestream_events_dead_lettered_total{reason}} (attempts: counted
+ * when forwarded, so an aborted transaction's records count too), {@code tomestream_events_classified_committed_total} and
+ * {@code tomestream_events_dead_lettered_committed_total{reason}} (counted when their transaction commits; see
+ * {@code CommittedCounts}),
  * {@code tomestream_latency_end_to_end_seconds} (now minus the event's eventTime),
  * {@code tomestream_batch_duration_seconds} (one classify call), {@code tomestream_batch_size},
  * {@code tomestream_tokens_final} (tokens left at the last block, per image),
@@ -33,6 +36,8 @@ public final class PipelineMetrics {
     private final Counter tombstones;
     private final Counter classified;
     private final Map<DeadLetterReason, Counter> deadLettered = new EnumMap<>(DeadLetterReason.class);
+    private final Counter classifiedCommitted;
+    private final Map<DeadLetterReason, Counter> deadLetteredCommitted = new EnumMap<>(DeadLetterReason.class);
     private final Timer endToEnd;
     private final Timer batchDuration;
     private final DistributionSummary batchSize;
@@ -55,11 +60,16 @@ public final class PipelineMetrics {
         tombstones = Counter.builder("tomestream.events.tombstones")
                 .description("Input records with a null value, skipped").register(registry);
         classified = Counter.builder("tomestream.events.classified")
-                .description("Classifications written").register(registry);
+                .description("Classifications forwarded, in transactions that may still abort: attempts").register(registry);
+        classifiedCommitted = Counter.builder("tomestream.events.classified.committed")
+                .description("Classifications in committed transactions: what read_committed consumers see").register(registry);
         // Every reason is registered up front, so alerts see a 0 series rather than none.
         for (DeadLetterReason reason : DeadLetterReason.values()) {
             deadLettered.put(reason, Counter.builder("tomestream.events.dead.lettered")
-                    .description("Dead letters written, by reason").tag("reason", reason.name()).register(registry));
+                    .description("Dead letters forwarded, by reason, in transactions that may still abort: attempts")
+                    .tag("reason", reason.name()).register(registry));
+            deadLetteredCommitted.put(reason, Counter.builder("tomestream.events.dead.lettered.committed")
+                    .description("Dead letters in committed transactions, by reason").tag("reason", reason.name()).register(registry));
         }
         endToEnd = Timer.builder("tomestream.latency.end.to.end")
                 .description("From the event's eventTime to its classification being forwarded")
@@ -132,6 +142,20 @@ public final class PipelineMetrics {
         classified.increment();
         finalTokens.record(tokensFinal);
         endToEnd.record(Math.max(0, endToEndMs), TimeUnit.MILLISECONDS);
+    }
+
+    /** A transaction committed (or, without transactions, the broker acknowledged) these outputs. */
+    public void committed(long classified, Map<DeadLetterReason, Long> deadLettered) {
+        if (classified > 0) classifiedCommitted.increment(classified);
+        deadLettered.forEach((reason, n) -> deadLetteredCommitted.get(reason).increment(n));
+    }
+
+    public double classifiedCommittedCount() {
+        return classifiedCommitted.count();
+    }
+
+    public double deadLetteredCommittedCount(DeadLetterReason reason) {
+        return deadLetteredCommitted.get(reason).count();
     }
 
     public void deadLettered(DeadLetterReason reason) {

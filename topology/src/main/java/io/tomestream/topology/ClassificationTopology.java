@@ -8,6 +8,7 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.TopologyConfig;
@@ -39,6 +40,12 @@ public final class ClassificationTopology {
     public static final String BUFFER_STORE = "classify-buffer";
 
     private ClassificationTopology() {
+    }
+
+    /** The application's Kafka Streams, not started; its outputs are also counted as they commit ({@link CommittedCounts}). */
+    public static KafkaStreams streams(Settings settings, Engine engine, PipelineMetrics metrics) {
+        return new KafkaStreams(build(settings, engine, metrics), settings.kafkaProperties(),
+                new CommittedCounts(settings.topicOutput(), settings.topicDlq(), metrics));
     }
 
     public static Topology build(Settings settings, Engine engine, PipelineMetrics metrics) {

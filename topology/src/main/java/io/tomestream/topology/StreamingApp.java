@@ -109,7 +109,7 @@ public final class StreamingApp {
         Engine engine = shared.engine();
         KafkaStreams s;
         try {
-            s = new KafkaStreams(ClassificationTopology.build(settings, engine, metrics), settings.kafkaProperties());
+            s = ClassificationTopology.streams(settings, engine, metrics);
         } catch (KafkaException e) {
             Throwable root = e;
             while (root.getCause() != null) root = root.getCause();
