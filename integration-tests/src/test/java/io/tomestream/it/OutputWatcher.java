@@ -20,6 +20,7 @@ import org.apache.kafka.common.errors.WakeupException;
 final class OutputWatcher implements AutoCloseable {
     private final KafkaConsumer<String, byte[]> consumer;
     private final Map<String, Integer> counts = new ConcurrentHashMap<>();
+    private final java.util.concurrent.LinkedBlockingQueue<Long> latencies = new java.util.concurrent.LinkedBlockingQueue<>();
     private final Thread thread;
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private volatile boolean running = true;
@@ -40,7 +41,9 @@ final class OutputWatcher implements AutoCloseable {
     private void run() {
         try {
             while (running) {
-                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(100))) counts.merge(r.key(), 1, Integer::sum);
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(Duration.ofMillis(100))) {
+                    if (counts.merge(r.key(), 1, Integer::sum) == 1) latencies.add(System.currentTimeMillis() - r.timestamp());
+                }
             }
         } catch (WakeupException stopping) {
             // close()
@@ -49,6 +52,17 @@ final class OutputWatcher implements AutoCloseable {
         } finally {
             consumer.close(Duration.ofSeconds(5));
         }
+    }
+
+    /**
+     * Milliseconds from each input record's timestamp (kept on its output) to its output being seen,
+     * first sightings only, since the last call: event-to-result latency as a read_committed consumer has it.
+     */
+    List<Long> drainLatencies() {
+        check();
+        List<Long> drained = new ArrayList<>();
+        latencies.drainTo(drained);
+        return drained;
     }
 
     /** Distinct keys seen so far. */

@@ -22,13 +22,19 @@ final class PacedProducer extends Thread {
     final AtomicInteger sent = new AtomicInteger();
     final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final String bootstrap, topic;
-    private final int events, ratePerS;
+    private final int events, first, ratePerS;
 
     PacedProducer(String bootstrap, String topic, int events, int ratePerS) {
+        this(bootstrap, topic, events, 0, ratePerS);
+    }
+
+    /** Sends {@code evt-first ... evt-(first+n-1)}. */
+    PacedProducer(String bootstrap, String topic, int events, int first, int ratePerS) {
         super("paced-producer-" + topic);
         this.bootstrap = bootstrap;
         this.topic = topic;
         this.events = events;
+        this.first = first;
         this.ratePerS = ratePerS;
     }
 
@@ -42,8 +48,8 @@ final class PacedProducer extends Thread {
             for (int i = 0; i < events; i++) {
                 long wait = start + TimeUnit.SECONDS.toNanos(i) / ratePerS - System.nanoTime();
                 if (wait > 0) Thread.sleep(wait / 1_000_000);
-                String key = "evt-" + i;
-                producer.send(new ProducerRecord<>(topic, key, serde.encode(Pipelines.event(key, Pipelines.image(i % Pipelines.IMAGES), "image/png"))),
+                String key = "evt-" + (first + i);
+                producer.send(new ProducerRecord<>(topic, key, serde.encode(Pipelines.event(key, Pipelines.image((first + i) % Pipelines.IMAGES), "image/png"))),
                         (md, e) -> {
                             if (e != null) failure.compareAndSet(null, e);
                         });

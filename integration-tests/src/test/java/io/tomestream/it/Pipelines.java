@@ -282,7 +282,8 @@ final class Pipelines {
 
     /**
      * The sum of every series of {@code metric} on an app's {@code /metrics}: a Prometheus counter
-     * such as {@code tomestream_events_dead_lettered_committed_total} summed over its reasons.
+     * such as {@code tomestream_events_dead_lettered_committed_total} summed over its reasons. With a
+     * label in it ({@code jvm_memory_used_bytes{area="heap"}), the series whose labels start so.
      */
     static double metric(int metricsPort, String metric) {
         String page;
@@ -298,7 +299,8 @@ final class Pipelines {
         double sum = 0;
         boolean found = false;
         for (String line : page.split("\n")) {
-            if (line.startsWith(metric + " ") || line.startsWith(metric + "{")) {
+            boolean match = metric.contains("{") ? line.startsWith(metric) : line.startsWith(metric + " ") || line.startsWith(metric + "{");
+            if (match) {
                 sum += Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
                 found = true;
             }

@@ -42,11 +42,12 @@ import io.tomestream.schema.SingleObjectSerde;
 @ExtendWith(SharedInfra.class)
 class ScalingIT {
     private static final int PARTITIONS = 6;
-    private static final int EVENTS = 600;
+    private static final int EVENTS = 700;
     private static final int RATE_PER_S = 80;
     /**
      * The kill comes once this many events are sent and some of them classified: mid-stream, with a
-     * backlog. The producer holds the rest back until the kill, however slowly the instances start.
+     * backlog. The producer holds the rest back until then, however slowly the instances start, and
+     * sends for a second more before the kill, so that the victim's buffers are filling when it dies.
      */
     private static final int KILL_AFTER_SENT = 250, KILL_AFTER_CLASSIFIED = 50;
     /** A batch of 16 at about 13 events/s per partition fills in ~1.2 s, so a partial batch is nearly always buffered. */
@@ -102,14 +103,14 @@ class ScalingIT {
             Map<String, Long> sentAt = new ConcurrentHashMap<>();
             AtomicReference<Throwable> sendFailure = new AtomicReference<>();
             AtomicInteger sentCount = new AtomicInteger();
-            CountDownLatch killed = new CountDownLatch(1);
+            CountDownLatch armed = new CountDownLatch(1);
             SingleObjectSerde<io.tomestream.schema.ImageEvent> serde = SingleObjectSerde.imageEvents();
             Thread producerThread = new Thread(() -> {
                 try (KafkaProducer<String, byte[]> producer = Pipelines.producer(bootstrap)) {
                     long start = System.nanoTime();
                     for (int i = 0; i < EVENTS; i++) {
                         if (i == KILL_AFTER_SENT) {
-                            if (!killed.await(120, TimeUnit.SECONDS)) throw new IllegalStateException("no kill within 120 s");
+                            if (!armed.await(120, TimeUnit.SECONDS)) throw new IllegalStateException("not armed within 120 s");
                             start = System.nanoTime() - TimeUnit.SECONDS.toNanos(i) / RATE_PER_S; // go on at the same rate
                         }
                         long due = start + TimeUnit.SECONDS.toNanos(i) / RATE_PER_S;
@@ -131,6 +132,7 @@ class ScalingIT {
             }, "scaling-producer");
 
             long killedAt;
+            Map<Integer, Integer> bufferedAtLastCommit;
             try (OutputWatcher watcher = new OutputWatcher(bootstrap, output)) {
                 producerThread.start();
                 Pipelines.await(Duration.ofSeconds(60), () -> {
@@ -138,13 +140,18 @@ class ScalingIT {
                     return sentCount.get() >= KILL_AFTER_SENT && watcher.distinct() >= KILL_AFTER_CLASSIFIED;
                 }, () -> KILL_AFTER_SENT + " sent and " + KILL_AFTER_CLASSIFIED + " classified before the kill, have "
                         + sentCount.get() + " and " + watcher.distinct());
+                armed.countDown();
+                Thread.sleep(1_000);
                 // Killed inside a transaction: outputs sent, nothing committed yet.
                 String victimTransactions = app + "-" + processId(dir.resolve(victim.name() + "-state"), app) + "-";
-                Pipelines.await(Duration.ofSeconds(30), () -> transactionState(victimTransactions) == TransactionState.ONGOING,
-                        () -> "the victim's transaction open; it is " + transactionState(victimTransactions));
+                String changelog = app + "-classify-buffer-changelog";
+                Pipelines.await(Duration.ofSeconds(30), () -> bufferedAtLastCommit(bootstrap, changelog, victimPartitions).values().stream().anyMatch(n -> n > 0)
+                                && transactionState(victimTransactions) == TransactionState.ONGOING,
+                        () -> "the victim's buffer holding records and its transaction open; it is " + transactionState(victimTransactions));
                 victim.kill(); // returns once the process is gone
                 killedAt = System.nanoTime();
-                killed.countDown();
+                bufferedAtLastCommit = bufferedAtLastCommit(bootstrap, changelog, victimPartitions);
+                System.out.printf("[tomestream-it] scaling: the victim's buffers at its last commit, by partition: %s%n", bufferedAtLastCommit);
                 int atKill = watcher.distinct(), sentAtKill = sentCount.get();
                 System.out.printf("[tomestream-it] scaling: SIGKILLed %s (partitions %s) with %d sent and %d classified of %d%n",
                         victim, victimPartitions, sentAtKill, atKill, EVENTS);
@@ -204,8 +211,10 @@ class ScalingIT {
             for (int i = 1; i < 3; i++) restoredInLog(dir.resolve("instance-" + i + ".log"), restored);
             restored.keySet().retainAll(victimPartitions);
             System.out.printf("[tomestream-it] scaling: the survivors restored the victim's buffers from the changelog: %s records by partition%n", restored);
-            assertFalse(restored.isEmpty(), "the victim had records in its batch buffer at its last commit");
-            restored.forEach((p, n) -> assertTrue(n < BATCH, "a partial batch in partition " + p + ": " + n + " of " + BATCH));
+            bufferedAtLastCommit.values().removeIf(n -> n == 0);
+            assertFalse(bufferedAtLastCommit.isEmpty(), "the victim had records in its batch buffer at its last commit");
+            bufferedAtLastCommit.forEach((p, n) -> assertTrue(n < BATCH, "a partial batch in partition " + p + ": " + n + " of " + BATCH));
+            assertEquals(bufferedAtLastCommit, restored, "the survivors restored what the victim had buffered");
             for (AppProcess p : instances.subList(1, 3)) assertEquals(AppProcess.EXIT_ON_SIGTERM, p.stop(), p + " stops on SIGTERM");
         } finally {
             instances.forEach(AppProcess::close);
@@ -215,6 +224,30 @@ class ScalingIT {
     private static Set<Integer> partitionsOf(Map<String, Set<Integer>> assignment, String instance) {
         return assignment.entrySet().stream().filter(e -> e.getKey().startsWith(instance + "-"))
                 .findFirst().map(Map.Entry::getValue).orElseThrow(() -> new AssertionError(instance + " not in " + assignment));
+    }
+
+    /** The live entries of the buffer's changelog in each of {@code partitions}, as read_committed restores them. */
+    private static Map<Integer, Integer> bufferedAtLastCommit(String bootstrap, String changelog, Set<Integer> partitions) {
+        java.util.Properties p = new java.util.Properties();
+        p.put("bootstrap.servers", bootstrap);
+        p.put("isolation.level", "read_committed");
+        Map<Integer, Integer> live = new HashMap<>();
+        try (org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]> consumer = new org.apache.kafka.clients.consumer.KafkaConsumer<>(p,
+                new org.apache.kafka.common.serialization.ByteArrayDeserializer(), new org.apache.kafka.common.serialization.ByteArrayDeserializer())) {
+            List<org.apache.kafka.common.TopicPartition> tps = partitions.stream().map(i -> new org.apache.kafka.common.TopicPartition(changelog, i)).toList();
+            consumer.assign(tps);
+            consumer.seekToBeginning(tps);
+            Map<org.apache.kafka.common.TopicPartition, Long> end = consumer.endOffsets(tps, Duration.ofSeconds(30));
+            Map<Integer, Map<String, Boolean>> keys = new HashMap<>();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (tps.stream().anyMatch(tp -> consumer.position(tp) < end.get(tp)) && System.nanoTime() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(100))) {
+                    keys.computeIfAbsent(r.partition(), k -> new HashMap<>()).put(java.util.HexFormat.of().formatHex(r.key()), r.value() != null);
+                }
+            }
+            keys.forEach((partition, k) -> live.put(partition, (int) k.values().stream().filter(b -> b).count()));
+        }
+        return live;
     }
 
     /** Adds, by input partition, the buffered records an instance's log says it restored. */

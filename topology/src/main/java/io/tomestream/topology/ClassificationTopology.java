@@ -42,9 +42,14 @@ public final class ClassificationTopology {
     private ClassificationTopology() {
     }
 
-    /** The application's Kafka Streams, not started; its outputs are also counted as they commit ({@link CommittedCounts}). */
+    /**
+     * The application's Kafka Streams, not started: its outputs are also counted as they commit
+     * ({@link CommittedCounts}), and its buffer stores share a bounded memory budget ({@link BufferStoreMemory}).
+     */
     public static KafkaStreams streams(Settings settings, Engine engine, PipelineMetrics metrics) {
-        return new KafkaStreams(build(settings, engine, metrics), settings.kafkaProperties(),
+        java.util.Properties properties = settings.kafkaProperties();
+        properties.putIfAbsent(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, BufferStoreMemory.class.getName());
+        return new KafkaStreams(build(settings, engine, metrics), properties,
                 new CommittedCounts(settings.topicOutput(), settings.topicDlq(), metrics));
     }
 
