@@ -205,6 +205,15 @@ def make_images(d):
     names["gray"] = save(Image.fromarray(photo_like(28, 28, 16)[..., 0]), d / "gray_28x28.png")
     names["exact"] = save(Image.fromarray(photo_like(32, 32, 17)), d / "exact_32x32.png")
     names["tall"] = save(Image.fromarray(photo_like(400, 3, 18)), d / "tall_3x400.png")
+    names["webp"] = save(Image.fromarray(photo_like(30, 44, 19)), d / "lossless_44x30.webp", lossless=True)
+    names["tiff"] = save(Image.fromarray(photo_like(26, 34, 21)), d / "rgb_34x26.tiff")
+    names["tiff_lzw"] = save(Image.fromarray(photo_like(26, 34, 22)), d / "lzw_34x26.tiff", compression="tiff_lzw")
+    names["tiff_gray"] = save(Image.fromarray(photo_like(20, 24, 23)[..., 0]), d / "gray_24x20.tiff", compression="tiff_adobe_deflate")
+    # Lossy WebP: decoders may round chroma upsampling differently, so beside it goes PIL's (libwebp's)
+    # decoding as a PNG, for a test with a tolerance rather than a bit-exact case.
+    names["webp_lossy"] = save(Image.fromarray(photo_like(30, 44, 20)), d / "lossy_44x30.webp", quality=90)
+    with Image.open(d / names["webp_lossy"]) as lossy:
+        save(lossy.convert("RGB"), d / "lossy_44x30.webp.pil.png")
     return names
 
 
@@ -243,6 +252,10 @@ def cases(n):
         ("gray_upscale_nearest", n["gray"], spec(1, 40, 40, "nearest", 1.0, *GREY)),
         ("passthrough_32", n["exact"], spec(3, 32, 32, "bicubic", 1.0, *RGB)),
         ("tall_vertical_first", n["tall"], spec(3, 2, 2, "bicubic", 1.0, *RGB)),
+        ("webp_lossless", n["webp"], spec(3, 24, 24, "bicubic", 0.875, *RGB)),
+        ("tiff_rgb", n["tiff"], spec(3, 24, 24, "bicubic", 0.875, *RGB)),
+        ("tiff_lzw", n["tiff_lzw"], spec(3, 24, 24, "bilinear", 0.9, *RGB)),
+        ("tiff_deflate_gray_to_rgb", n["tiff_gray"], spec(3, 16, 16, "bicubic", 1.0, *RGB)),
     ]
     return c
 

@@ -18,7 +18,6 @@ import org.junit.jupiter.api.Timeout;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
-import io.tomestream.cli.Main;
 
 /**
  * {@code tomestream demo} as a user runs it, in this JVM: its own KRaft broker, the topology, 60 events
@@ -36,7 +35,7 @@ class DemoIT {
         Set<Thread> before = liveNonDaemonThreads();
         ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
         long t0 = System.nanoTime();
-        int code = Main.run(new String[] {"demo", "--events", Integer.toString(EVENTS), "--bad", Integer.toString(BAD),
+        int code = io.tomestream.demo.DemoMain.run(new String[] {"demo", "--events", Integer.toString(EVENTS), "--bad", Integer.toString(BAD),
                         "--model", Pipelines.MODEL.toString(), "--data", fmnist ? "fashion-mnist" : "fixtures"},
                 new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
         double seconds = (System.nanoTime() - t0) / 1e9;

@@ -69,6 +69,13 @@ class LocalDeploymentIT {
         Path dir = Pipelines.WORK.resolve("local-deploy-" + run);
         Path install = dir.resolve("install");
         Scripts.run(List.of("deploy/install", install.toString()), dir.resolve("install.log"), 300);
+        // The demo's in-process broker is a module of its own: the install (the image's layout) carries no broker.
+        try (var jars = Files.list(install.resolve("topology/target/lib"))) {
+            List<String> brokers = jars.map(p -> p.getFileName().toString())
+                    .filter(n -> n.startsWith("kafka-test-common-runtime") || n.startsWith("kafka_2.13") || n.startsWith("kafka-server-")
+                            || n.startsWith("kafka-raft") || n.startsWith("scala-library")).toList();
+            assertEquals(List.of(), brokers, "no test broker in the install");
+        }
 
         String app = "local-" + run, input = "local-in-" + run, output = "local-out-" + run, dlq = "local-dlq-" + run;
         List<AppProcess> instances = new ArrayList<>();

@@ -92,7 +92,7 @@ final class Pipelines {
      */
     static synchronized List<Expected> expected() {
         if (expected == null) {
-            try (Classifier c = Classifier.open(MODEL.toString(), Classifier.Options.defaults().withTome(TOME).withThreads(1).withTopK(3))) {
+            try (Classifier c = Classifier.open(MODEL.toString(), Classifier.Options.defaults().withBudget(TOME).withThreads(1).withTopK(3))) {
                 List<byte[]> images = new ArrayList<>();
                 for (int i = 0; i < IMAGES; i++) images.add(image(i));
                 List<Expected> top = new ArrayList<>();
@@ -137,7 +137,7 @@ final class Pipelines {
     static Map<String, String> apicurioTopologySettings(String bootstrap, String registryUrl, String app, String input, String output, String dlq) {
         Map<String, String> values = new HashMap<>();
         values.put(Settings.MODEL_DIR, MODEL.toString());
-        values.put(Settings.TOME, TOME);
+        values.put(Settings.BUDGET_ALIAS, TOME);
         values.put(Settings.TOP_K, "3");
         values.put(Settings.BATCH_MAX_WAIT_MS, "100");
         values.put(Settings.METRICS_PORT, "0");

@@ -4,10 +4,13 @@ import io.tomestream.backend.Backend;
 import io.tomestream.backend.Backends;
 import io.tomestream.backend.ForwardResult;
 import io.tomestream.merge.Schedule;
-import io.tomestream.model.Flops;
+import io.tomestream.merge.Flops;
 import io.tomestream.model.ModelConfig;
 import io.tomestream.model.ModelException;
 import io.tomestream.model.VitModel;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.util.ArrayList;
@@ -23,23 +26,39 @@ import java.util.SplittableRandom;
  * are timed in interleaved rounds so that a noisy machine slows them all alike; each row reports
  * the median batch.
  */
-final class BenchCommand {
-    private BenchCommand() {
+@Command(name = "bench", description = "Measure img/s of each budget of one token reducer against no reduction, on the same backend and batch.")
+final class BenchCommand extends CliCommand {
+    @Option(names = "--model", required = true, paramLabel = "DIR|random:ARCH", description = "A timm model folder, or random weights of a timm architecture.")
+    String modelDir;
+    @Option(names = "--reducer", defaultValue = "tome", completionCandidates = Reducers.class, description = "Token reducer: ${COMPLETION-CANDIDATES}.")
+    String reducerName;
+    @Option(names = {"--budget", "--tome"}, defaultValue = "0", paramLabel = "SPEC[;SPEC...]", description = "Budgets to time beside 0 (see tomestream --help).")
+    String budget;
+    @Option(names = "--batch", defaultValue = "8", paramLabel = "B", description = "Images per forward pass.")
+    int batch;
+    @Option(names = "--threads", paramLabel = "T", description = "CPU threads (default: the backend's own choice, one per core).")
+    Integer threadCount;
+    @Option(names = "--seconds", defaultValue = "5", paramLabel = "S", description = "Timed seconds, in interleaved rounds.")
+    double seconds;
+    @Option(names = "--warmup", defaultValue = "2", paramLabel = "S", description = "Warm-up seconds, untimed.")
+    double warmupSeconds;
+    @Option(names = "--backend", defaultValue = "auto", completionCandidates = BackendNames.class, description = "${COMPLETION-CANDIDATES}.")
+    String backendName;
+
+    BenchCommand(PrintStream out, PrintStream err) {
+        super(out, err);
     }
 
-    static int run(String[] argv, PrintStream out, PrintStream err) throws ModelException {
-        Args args = new Args(argv, 0, Set.of("model", "batch", "threads", "tome", "budget", "reducer", "backend", "seconds", "warmup"), Set.of());
-        if (!args.positionals().isEmpty()) throw new Args.UsageException("unexpected argument '" + args.positionals().getFirst() + "'");
-        int batch = args.integer("batch", 8, 1);
-        int threads = args.integer("threads", Backends.defaultThreads(), 1);
-        double seconds = args.number("seconds", 5);
-        double warmupSeconds = args.number("warmup", 2);
+    @Override
+    public Integer call() throws ModelException {
+        atLeast("--batch", batch, 1);
+        int threads = threadCount == null ? Backends.defaultThreads() : atLeast("--threads", threadCount, 1);
         Set<String> specs = new LinkedHashSet<>();
         specs.add("0"); // the baseline every speedup is measured against
-        for (String s : args.budget("0").split(";")) if (!s.isBlank()) specs.add(s.strip());
-        String reducer = args.reducer();
+        for (String s : budget.split(";")) if (!s.isBlank()) specs.add(s.strip());
+        String reducer = reducer(reducerName);
 
-        VitModel model = VitModel.load(args.require("model"));
+        VitModel model = VitModel.load(modelDir);
         ModelConfig cfg = model.config();
         List<String> names = new ArrayList<>(specs);
         int[][] schedules = new int[names.size()][];
@@ -50,7 +69,7 @@ final class BenchCommand {
         SplittableRandom rnd = new SplittableRandom(7);
         for (int i = 0; i < pixels.length; i++) pixels[i] = (float) (rnd.nextDouble() * 4 - 2);
 
-        try (Backend backend = Backends.create(args.get("backend", "auto"), model, threads, reducer, batch)) {
+        try (Backend backend = Backends.create(backendName, model, threads, reducer, batch)) {
             err.printf("tomestream bench: %s (%s), batch %d, %s, reducer %s, warming up...%n", model.id(), cfg.architecture(),
                     batch, backend.device(), reducer);
             ForwardResult result = new ForwardResult();

@@ -5,8 +5,10 @@ import io.tomestream.classify.Outcome;
 import io.tomestream.classify.Prediction;
 import io.tomestream.classify.Score;
 import io.tomestream.image.ImageException;
-import io.tomestream.json.Json;
 import io.tomestream.model.ModelException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -14,33 +16,56 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
 
 /** {@code classify}: one line per image, in the order given; bad images are reported and skipped. */
-final class ClassifyCommand {
-    private ClassifyCommand() {
+@Command(name = "classify", description = "Classify images (PNG, JPEG, BMP, GIF, TIFF, WebP) with a timm ViT/DeiT model folder: one line per image.")
+final class ClassifyCommand extends CliCommand {
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "A timm model folder (config.json and model.safetensors).")
+    String model;
+    @Option(names = "--reducer", defaultValue = "tome", completionCandidates = Reducers.class, description = "Token reducer: ${COMPLETION-CANDIDATES}.")
+    String reducer;
+    @Option(names = {"--budget", "--tome"}, defaultValue = "0", paramLabel = "SPEC", description = "Tokens removed per block (see below).")
+    String budget;
+    @Option(names = "--top", defaultValue = "5", paramLabel = "K", description = "Classes to print per image.")
+    int top;
+    @Option(names = "--backend", defaultValue = "auto", completionCandidates = BackendNames.class, description = "${COMPLETION-CANDIDATES}.")
+    String backend;
+    @Option(names = "--threads", defaultValue = "0", paramLabel = "T", description = "CPU threads; 0 = one per core.")
+    int threads;
+    @Option(names = "--batch", defaultValue = "16", paramLabel = "B", description = "Images per forward pass.")
+    int batch;
+    @Option(names = "--json", description = "One JSON object per line: logits, top classes, token counts, milliseconds.")
+    boolean json;
+    @Option(names = "--fast-decode", description = "Decode large JPEGs at reduced scale (see bench-decode).")
+    boolean fastDecode;
+    @Parameters(paramLabel = "IMAGE", arity = "0..*", description = "Image files.")
+    List<String> images;
+
+    ClassifyCommand(PrintStream out, PrintStream err) {
+        super(out, err);
     }
 
-    static int run(String[] argv, PrintStream out, PrintStream err) throws ModelException {
-        Args args = new Args(argv, 0, Set.of("model", "tome", "budget", "reducer", "top", "backend", "threads", "batch"), Set.of("json", "fast-decode"));
-        String modelDir = args.require("model");
-        List<String> images = args.positionals();
-        if (images.isEmpty()) throw new Args.UsageException("classify needs at least one IMAGE");
-        boolean json = args.has("json");
-        int batch = args.integer("batch", 16, 1);
+    /** What {@code --json} prints for an image: its prediction, or why it has none. */
+    record Result(String image, float[] logits, List<Score> top, int[] tokens, Double millis, String error, String message) {
+    }
+
+    @Override
+    public Integer call() throws ModelException {
+        if (images == null || images.isEmpty()) throw usage("classify needs at least one IMAGE");
+        atLeast("--batch", batch, 1);
+        atLeast("--top", top, 1);
+        atLeast("--threads", threads, 0);
         Classifier.Options options = Classifier.Options.defaults()
-                .withTome(args.budget("0"))
-                .withReducer(args.reducer())
-                .withBackend(args.get("backend", "auto"))
-                .withThreads(args.integer("threads", 0, 0))
-                .withTopK(args.integer("top", 5, 1))
-                .withFastDecode(args.has("fast-decode"));
+                .withBudget(budget)
+                .withReducer(reducer(reducer))
+                .withBackend(backend)
+                .withThreads(threads)
+                .withTopK(top)
+                .withFastDecode(fastDecode);
 
         long t0 = System.nanoTime();
-        try (Classifier classifier = Classifier.open(modelDir, options)) {
+        try (Classifier classifier = Classifier.open(model, options)) {
             classifier.backend().reserve(Math.min(batch, images.size())); // a device backend compiles for this batch now
             err.printf("tomestream: %s (%s) on %s, %s %s, loaded in %.0f ms%n", classifier.model().id(),
                     classifier.config().architecture(), classifier.backend().device(),
@@ -57,21 +82,21 @@ final class ClassifyCommand {
                         readable.add(name);
                     } catch (NoSuchFileException e) {
                         failed++;
-                        report(out, err, json, name, "NOT_FOUND", "no such file");
+                        report(name, "NOT_FOUND", "no such file");
                     } catch (IOException e) {
                         failed++;
-                        report(out, err, json, name, "UNREADABLE", e.getMessage());
+                        report(name, "UNREADABLE", e.getMessage());
                     }
                 }
                 List<Outcome> outcomes = classifier.classify(bytes);
                 for (int i = 0; i < outcomes.size(); i++) {
                     String name = readable.get(i);
                     switch (outcomes.get(i)) {
-                        case Outcome.Classified c -> print(out, json, name, c.prediction());
+                        case Outcome.Classified c -> print(name, c.prediction());
                         case Outcome.Rejected r -> {
                             failed++;
                             ImageException e = r.error();
-                            report(out, err, json, name, e.reason().name(), e.getMessage());
+                            report(name, e.reason().name(), e.getMessage());
                         }
                     }
                 }
@@ -80,23 +105,9 @@ final class ClassifyCommand {
         }
     }
 
-    private static void print(PrintStream out, boolean json, String image, Prediction p) {
+    private void print(String image, Prediction p) {
         if (json) {
-            Map<String, Object> o = new LinkedHashMap<>();
-            o.put("image", image);
-            o.put("logits", p.logits());
-            List<Map<String, Object>> top = new ArrayList<>();
-            for (Score s : p.top()) {
-                Map<String, Object> t = new LinkedHashMap<>();
-                t.put("index", s.index());
-                t.put("label", s.label());
-                t.put("score", s.score());
-                top.add(t);
-            }
-            o.put("top", top);
-            o.put("tokens", p.tokens());
-            o.put("millis", Math.round(p.millis() * 1000) / 1000.0);
-            out.println(Json.write(o));
+            out.println(JsonLines.write(new Result(image, p.logits(), p.top(), p.tokens(), Math.round(p.millis() * 1000) / 1000.0, null, null)));
         } else {
             StringBuilder sb = new StringBuilder(image).append('\t');
             for (Score s : p.top()) sb.append(String.format("%s %.3f  ", s.label(), s.score()));
@@ -105,14 +116,8 @@ final class ClassifyCommand {
         }
     }
 
-    private static void report(PrintStream out, PrintStream err, boolean json, String image, String reason, String message) {
+    private void report(String image, String reason, String message) {
         err.println("tomestream: " + image + ": " + message);
-        if (json) {
-            Map<String, Object> o = new LinkedHashMap<>();
-            o.put("image", image);
-            o.put("error", reason);
-            o.put("message", message);
-            out.println(Json.write(o));
-        }
+        if (json) out.println(JsonLines.write(new Result(image, null, null, null, null, reason, message)));
     }
 }

@@ -1,37 +1,28 @@
 package io.tomestream.cli;
 
-import io.tomestream.demo.Demo;
-import io.tomestream.model.ModelException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Unmatched;
 
 import java.io.PrintStream;
-import java.nio.file.Path;
-import java.util.Set;
+import java.util.List;
 
-/** {@code demo}: see {@link Demo}. */
-final class DemoCommand {
-    private DemoCommand() {
+/**
+ * {@code demo} as this install sees it: the demo and its in-process broker are a module of their own
+ * ({@code demo/}), which the launcher of a source checkout runs; the app's install and image carry no broker.
+ */
+@Command(name = "demo", description = {
+        "The whole pipeline on this machine: an in-process KRaft broker, the topology, N image events plus N bad ones.",
+        "It runs from a source checkout (bin/tomestream demo --help lists its options); installs and images leave it out."})
+final class DemoCommand extends CliCommand {
+    @Unmatched
+    List<String> ignored;
+
+    DemoCommand(PrintStream out, PrintStream err) {
+        super(out, err);
     }
 
-    static int run(String[] argv, PrintStream out, PrintStream err) throws ModelException {
-        Args args = new Args(argv, 0, Set.of("events", "bad", "model", "data", "dataset", "tome", "budget", "partitions", "threads", "rate"), Set.of());
-        if (!args.positionals().isEmpty()) throw new Args.UsageException("demo takes no positional arguments, got '" + args.positionals().getFirst() + "'");
-        Demo.Options defaults = Demo.Options.defaults();
-        double rate = args.number("rate", 0);
-        if (!(rate >= 0)) throw new Args.UsageException("--rate must be 0 or more");
-        Demo.Options options = defaults
-                .withEvents(args.integer("events", defaults.events(), 0))
-                .withBad(args.integer("bad", defaults.bad(), 0))
-                .withModel(args.get("model", null))
-                .withData(args.get("data", defaults.data()))
-                .withDatasetDir(Path.of(args.get("dataset", defaults.datasetDir().toString())))
-                .withTome(args.get("budget", args.get("tome", defaults.tome())))
-                .withPartitions(args.integer("partitions", defaults.partitions(), 1))
-                .withThreads(args.integer("threads", defaults.threads(), 0))
-                .withRate(rate);
-        try {
-            return Demo.run(options, out, err);
-        } catch (Demo.DemoException e) {
-            throw new Args.UsageException(e.getMessage());
-        }
+    @Override
+    public Integer call() {
+        throw usage("the demo is not in this install, which carries no Kafka broker; run bin/tomestream demo from a source checkout");
     }
 }

@@ -1,18 +1,19 @@
 package io.tomestream.cli;
 
 import io.tomestream.backend.Backends;
+import picocli.CommandLine.Command;
 
 import java.io.PrintStream;
-import java.util.Set;
 
 /** {@code devices}: the backends and devices this machine offers, and why one is missing. */
-final class DevicesCommand {
-    private DevicesCommand() {
+@Command(name = "devices", description = "List the backends and devices: cpu always, TornadoVM's drivers and devices when its SDK is there.")
+final class DevicesCommand extends CliCommand {
+    DevicesCommand(PrintStream out, PrintStream err) {
+        super(out, err);
     }
 
-    static int run(String[] argv, PrintStream out, PrintStream err) {
-        Args args = new Args(argv, 0, Set.of(), Set.of());
-        if (!args.positionals().isEmpty()) throw new Args.UsageException("unexpected argument '" + args.positionals().getFirst() + "'");
+    @Override
+    public Integer call() {
         for (String line : Backends.devices()) out.println(line);
         return 0;
     }

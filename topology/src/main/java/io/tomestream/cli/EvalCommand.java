@@ -9,48 +9,71 @@ import io.tomestream.model.ModelException;
 import io.tomestream.model.VitModel;
 
 import java.io.IOException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
 
 /**
  * {@code eval}: top-1 accuracy and img/s of token reducers and budgets on a labelled data set, against
  * no reduction; a markdown table on stdout, optionally a CSV file and an accuracy-vs-speed plot.
  */
-final class EvalCommand {
-    private EvalCommand() {
+@Command(name = "eval", description = "Top-1 accuracy, img/s and GFLOPs of each reducer and budget against no reduction, on a labelled data set.")
+final class EvalCommand extends CliCommand {
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "A timm model folder.")
+    String modelDir;
+    @Option(names = "--dataset", defaultValue = "fashion-mnist", description = "The data set: fashion-mnist.")
+    String dataset;
+    @Option(names = "--dataset-dir", paramLabel = "DIR", description = "Its folder (default: Debian's).")
+    Path datasetDir;
+    @Option(names = "--split", defaultValue = "test", description = "test or train.")
+    String splitName;
+    @Option(names = "--limit", paramLabel = "N", description = "The first N images only (default: all).")
+    Integer limit;
+    @Option(names = "--reducer", defaultValue = "tome", paramLabel = "R[,R...]", split = ",", completionCandidates = Reducers.class,
+            description = "Token reducers: ${COMPLETION-CANDIDATES}.")
+    List<String> reducerNames;
+    @Option(names = {"--budget", "--tome"}, defaultValue = "8", paramLabel = "SPEC[;SPEC...]", description = "Budgets, each beside 0.")
+    String budget;
+    @Option(names = "--batch", defaultValue = "64", paramLabel = "B", description = "Images per forward pass.")
+    int batch;
+    @Option(names = "--threads", paramLabel = "T", description = "CPU threads (default: one per core).")
+    Integer threadCount;
+    @Option(names = "--backend", defaultValue = "auto", completionCandidates = BackendNames.class, description = "${COMPLETION-CANDIDATES}.")
+    String backend;
+    @Option(names = "--warmup", defaultValue = "1", paramLabel = "S", description = "Warm-up seconds per configuration, untimed.")
+    double warmup;
+    @Option(names = "--csv", paramLabel = "FILE", description = "Also write the table as CSV.")
+    Path csv;
+    @Option(names = "--plot", paramLabel = "FILE.png", description = "Also draw accuracy against img/s.")
+    Path plot;
+
+    EvalCommand(PrintStream out, PrintStream err) {
+        super(out, err);
     }
 
-    static int run(String[] argv, PrintStream out, PrintStream err) throws ModelException {
-        Args args = new Args(argv, 0, Set.of("model", "dataset", "dataset-dir", "split", "limit", "reducer", "budget", "tome",
-                "batch", "threads", "backend", "warmup", "csv", "plot"), Set.of());
-        if (!args.positionals().isEmpty()) throw new Args.UsageException("unexpected argument '" + args.positionals().getFirst() + "'");
-        String modelDir = args.require("model");
-        String dataset = args.get("dataset", "fashion-mnist");
-        if (!dataset.equals("fashion-mnist")) throw new Args.UsageException("--dataset must be fashion-mnist, got '" + dataset + "'");
+    @Override
+    public Integer call() throws ModelException {
+        if (!dataset.equals("fashion-mnist")) throw usage("--dataset must be fashion-mnist, got '" + dataset + "'");
         FashionMnist.Split split;
         try {
-            split = FashionMnist.Split.parse(args.get("split", "test"));
+            split = FashionMnist.Split.parse(splitName);
         } catch (IllegalArgumentException e) {
-            throw new Args.UsageException("--split: " + e.getMessage());
+            throw usage("--split: " + e.getMessage());
         }
-        Path dir = Path.of(args.get("dataset-dir", FashionMnist.DEBIAN_DIR.toString()));
-        int limit = args.integer("limit", Integer.MAX_VALUE, 1);
-        int batch = args.integer("batch", 64, 1);
-        int threads = args.integer("threads", Backends.defaultThreads(), 1);
-        double warmup = args.number("warmup", 1);
-        List<String> reducers = list(args.get("reducer", "tome"), ",");
-        for (String r : reducers) {
-            if (!io.tomestream.merge.TokenReducer.NAMES.contains(r)) {
-                throw new Args.UsageException("--reducer takes names from " + String.join(", ", io.tomestream.merge.TokenReducer.NAMES) + ", got '" + r + "'");
-            }
-        }
-        List<String> budgets = list(args.budget("8"), ";");
-        if (reducers.isEmpty() || budgets.isEmpty()) throw new Args.UsageException("--reducer and --budget need at least one value each");
+        Path dir = datasetDir == null ? FashionMnist.DEBIAN_DIR : datasetDir;
+        int limit = this.limit == null ? Integer.MAX_VALUE : atLeast("--limit", this.limit, 1);
+        atLeast("--batch", batch, 1);
+        int threads = threadCount == null ? Backends.defaultThreads() : atLeast("--threads", threadCount, 1);
+        List<String> reducers = new ArrayList<>();
+        for (String r : reducerNames) if (!r.isBlank()) reducers.add(reducer(r));
+        List<String> budgets = list(budget, ";");
+        if (reducers.isEmpty() || budgets.isEmpty()) throw usage("--reducer and --budget need at least one value each");
         for (String b : budgets) io.tomestream.merge.Schedule.parse(b); // a bad spec fails before any work
 
         if (!FashionMnist.present(dir, split)) {
@@ -69,7 +92,7 @@ final class EvalCommand {
                 split, data.size(), batch, threads);
         err.println("  warming up...");
         Progress progress = new Progress(err);
-        Evaluation.Result result = Evaluation.run(model, data, reducers, budgets, args.get("backend", "auto"), threads, batch, warmup, progress);
+        Evaluation.Result result = Evaluation.run(model, data, reducers, budgets, backend, threads, batch, warmup, progress);
         progress.finish();
 
         out.printf("model %s (%s), Fashion-MNIST %s, %d images, batch %d, threads %d%n%n", model.id(), cfg.architecture(), split,
@@ -82,11 +105,11 @@ final class EvalCommand {
                     row.accuracy(), delta, row.imagesPerSecond(), result.speedup(row), row.gflops(), row.finalTokens());
         }
         try {
-            if (args.has("csv")) writeCsv(result, Path.of(args.get("csv", "")));
-            if (args.has("plot")) {
+            if (csv != null) writeCsv(result, csv);
+            if (plot != null) {
                 String title = String.format(Locale.ROOT, "%s on Fashion-MNIST %s (%d images), batch %d, %d threads", model.id(), split,
                         data.size(), batch, threads);
-                AccuracyPlot.write(result, title, Path.of(args.get("plot", "")));
+                AccuracyPlot.write(result, title, plot);
             }
         } catch (IOException e) {
             throw new IllegalArgumentException("can't write " + e.getMessage(), e);

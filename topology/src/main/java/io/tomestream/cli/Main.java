@@ -2,48 +2,34 @@ package io.tomestream.cli;
 
 import io.tomestream.model.ModelException;
 import io.tomestream.topology.KafkaRefusal;
-import io.tomestream.topology.StreamingApp;
+import picocli.AutoComplete;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.UnmatchedArgumentException;
 
 import java.io.PrintStream;
-import java.util.Arrays;
+import java.io.PrintWriter;
 
-/** {@code bin/tomestream}: results go to stdout, progress and errors to stderr, never a stack trace. */
-public final class Main {
-    static final String USAGE = """
-            usage: tomestream <command> [options]
-
-            commands:
-              classify --model DIR [--reducer R] [--budget SPEC] [--top K] [--backend auto|cpu|tornado] [--threads T] [--batch B] [--json] [--fast-decode] IMAGE...
-                       classify images (PNG, JPEG, BMP, GIF) with a timm ViT/DeiT model folder
-              bench    --model DIR|random:ARCH [--reducer R] [--budget SPEC[;SPEC...]] [--batch B] [--threads T] [--seconds S]
-                       [--backend auto|cpu|tornado]
-                       measure img/s with and without token reduction
-              bench-stream [--model DIR|random:ARCH] [--events camera|fashion-mnist] [--batch B] [--budget SPEC|auto]
-                       [--rates F,F,...] [--seconds S] [--drain N] [--latency-target MS] [--plot FILE.png]
-                       the whole path under load: engine and classify img/s, then a broker and `run` in their own
-                       processes, the drain rate of a pre-filled topic and p50/p99 at fixed offered rates; last line JSON
-              bench-decode [--model DIR|random:ARCH] [--fmnist-model DIR] [--images N]
-                       the optional fast JPEG decode against the exact path: ms per image and changed predictions
-              eval     --model DIR [--dataset fashion-mnist] [--split test|train] [--limit N] [--reducer R[,R...]]
-                       [--budget SPEC[;SPEC...]] [--batch B] [--threads T] [--csv FILE] [--plot FILE.png]
-                       top-1 accuracy, img/s and GFLOPs of each reducer and budget against no reduction
-              visualize --model DIR [--reducer R] [--budget SPEC] --out FILE.png IMAGE
-                       draw which patches ended in the same token
-              run      --config FILE [--set key=value ...]
-                       classify the image-events topic into classifications with Kafka Streams, until SIGTERM;
-                       settings: FILE < TOMESTREAM_* environment < --set (see io.tomestream.config.Settings)
-              devices  list the backends and devices: cpu always, TornadoVM's drivers and devices when its SDK is there
-              demo     [--events N] [--bad N] [--model DIR] [--data auto|fashion-mnist|fixtures] [--tome SPEC] [--rate R]
-                       the whole pipeline on this machine: an in-process KRaft broker, the topology, N image events
-                       (Fashion-MNIST for a Fashion-MNIST model) plus N bad ones; prints a summary, last line JSON
-
-            backend: auto (the default) takes a TornadoVM accelerator when there is one and the CPU otherwise, and says
-                       which and why; tornado needs the TornadoVM SDK (TORNADOVM_HOME) and supports the tome reducer
-            reducer R: tome (merge similar tokens, the default), prune (keep the tokens the class token attends to,
-                       fuse the rest into one), pool (cluster tokens by K-medoids)
-            budget SPEC (also --tome SPEC): tokens removed per block: R (constant), R:INFLECT (ToMe's schedule, e.g. 16:-1),
-                       or R1,R2,... per block; 0 = off
-            """;
+/**
+ * {@code bin/tomestream}: results go to stdout, progress and errors to stderr, never a stack trace.
+ * Exit codes: 0 ok, 1 some inputs failed (or the cluster refused the app), 2 unusable arguments or
+ * model, 3 an internal error.
+ */
+@Command(name = "tomestream", mixinStandardHelpOptions = true, versionProvider = Version.class,
+        scope = CommandLine.ScopeType.INHERIT, showDefaultValues = true, sortOptions = false, usageHelpAutoWidth = true,
+        description = "Classify streaming images with token-reducing Vision Transformers.",
+        footerHeading = "%n", footer = {
+                "Reducers: tome merges similar tokens (the default), prune keeps the tokens the class token attends to and"
+                        + " fuses the rest into one, pool clusters tokens by K-medoids.",
+                "A budget SPEC is the tokens removed per block: R (constant), R:INFLECT (ToMe's schedule, e.g. 16:-1) or"
+                        + " R1,R2,... per block; 0 = off.",
+                "Backends: auto (the default) takes a TornadoVM accelerator when there is one and the CPU otherwise, and says"
+                        + " which and why; tornado needs the TornadoVM SDK (TORNADOVM_HOME).",
+                "Completion for bash: source <(bin/tomestream generate-completion)"})
+public final class Main implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
 
     private Main() {
     }
@@ -52,42 +38,72 @@ public final class Main {
         System.exit(run(argv, System.out, System.err));
     }
 
-    /** Runs a command and returns the exit code: 0 ok, 1 some inputs failed, 2 unusable arguments or model. */
+    /** Runs a command and returns its exit code. */
     public static int run(String[] argv, PrintStream out, PrintStream err) {
-        if (argv.length == 0 || argv[0].equals("help") || argv[0].equals("--help") || argv[0].equals("-h")) {
-            (argv.length == 0 ? err : out).print(USAGE);
-            return argv.length == 0 ? 2 : 0;
+        CommandLine cli = commandLine(out, err);
+        if (argv.length == 0) {
+            cli.usage(cli.getErr());
+            return 2;
         }
-        String[] rest = Arrays.copyOfRange(argv, 1, argv.length);
         try {
-            return switch (argv[0]) {
-                case "classify" -> ClassifyCommand.run(rest, out, err);
-                case "bench" -> BenchCommand.run(rest, out, err);
-                case "bench-stream" -> BenchStreamCommand.run(rest, out, err);
-                case "bench-decode" -> BenchDecodeCommand.run(rest, out, err);
-                case "eval" -> EvalCommand.run(rest, out, err);
-                case "visualize" -> VisualizeCommand.run(rest, out, err);
-                case "run" -> StreamingApp.run(rest);
-                case "demo" -> DemoCommand.run(rest, out, err);
-                case "devices" -> DevicesCommand.run(rest, out, err);
-                default -> throw new Args.UsageException("unknown command '" + argv[0] + "'");
-            };
-        } catch (Args.UsageException e) {
-            err.println("tomestream: " + e.getMessage());
-            err.println("run 'tomestream help' for usage");
-            return 2;
-        } catch (KafkaRefusal e) {
-            err.println("tomestream: " + e.getMessage());
-            return 1;
-        } catch (ModelException | IllegalArgumentException e) {
-            err.println("tomestream: " + e.getMessage());
-            return 2;
+            return cli.execute(argv);
         } catch (OutOfMemoryError e) {
             err.println("tomestream: out of memory; use a smaller --batch or raise the heap with TOMESTREAM_JAVA_OPTS=-Xmx...");
             return 2;
-        } catch (RuntimeException e) {
-            err.println("tomestream: internal error: " + e);
-            return 3;
         }
+    }
+
+    /** Every subcommand, each handed where its output goes. */
+    static CommandLine commandLine(PrintStream out, PrintStream err) {
+        CommandLine cli = new CommandLine(new Main())
+                .addSubcommand(new ClassifyCommand(out, err))
+                .addSubcommand(new BenchCommand(out, err))
+                .addSubcommand(new BenchStreamCommand(out, err))
+                .addSubcommand(new BenchDecodeCommand(out, err))
+                .addSubcommand(new EvalCommand(out, err))
+                .addSubcommand(new VisualizeCommand(out, err))
+                .addSubcommand(new RunCommand(out, err))
+                .addSubcommand(new SettingsCommand(out, err))
+                .addSubcommand(new DemoCommand(out, err))
+                .addSubcommand(new DevicesCommand(out, err))
+                .addSubcommand(new AutoComplete.GenerateCompletion())
+                .addSubcommand(new CommandLine.HelpCommand());
+        return configure(cli, out, err);
+    }
+
+    /**
+     * The conventions every tomestream command line follows: its output streams, a bad argument as one
+     * line (with suggestions) and exit code 2, and failures as one line with their exit code.
+     */
+    public static CommandLine configure(CommandLine cli, PrintStream out, PrintStream err) {
+        cli.setOut(new PrintWriter(out, true));
+        cli.setErr(new PrintWriter(err, true));
+        cli.setParameterExceptionHandler(Main::usageError);
+        cli.setExecutionExceptionHandler((e, command, parsed) -> failed(e, command.getErr()));
+        return cli;
+    }
+
+    /** {@code tomestream} alone: the usage, as a usage error. */
+    @Override
+    public void run() {
+        throw new ParameterException(spec.commandLine(), "a command is needed");
+    }
+
+    private static int usageError(ParameterException e, String[] argv) {
+        CommandLine command = e.getCommandLine();
+        PrintWriter err = command.getErr();
+        err.println("tomestream: " + e.getMessage());
+        UnmatchedArgumentException.printSuggestions(e, err);
+        err.println("run '" + command.getCommandSpec().qualifiedName() + " --help' for usage");
+        return 2;
+    }
+
+    private static int failed(Exception e, PrintWriter err) {
+        if (e instanceof ParameterException p) return usageError(p, new String[0]);
+        err.println("tomestream: " + (e instanceof ModelException || e instanceof IllegalArgumentException || e instanceof KafkaRefusal
+                ? e.getMessage() : "internal error: " + e));
+        if (e instanceof KafkaRefusal) return 1;
+        if (e instanceof ModelException || e instanceof IllegalArgumentException) return 2;
+        return 3;
     }
 }

@@ -10,28 +10,46 @@ import io.tomestream.model.ModelConfig;
 import io.tomestream.model.ModelException;
 
 import java.io.IOException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
 
 /**
  * {@code visualize}: classifies one image and draws which patches ended in the same final token
  * ({@link Prediction#sources()}), next to the image as the model saw it.
  */
-final class VisualizeCommand {
-    private VisualizeCommand() {
+@Command(name = "visualize", description = "Draw which patches ended in the same token, beside the image as the model saw it.")
+final class VisualizeCommand extends CliCommand {
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "A timm model folder.")
+    String modelDir;
+    @Option(names = "--reducer", defaultValue = "tome", completionCandidates = Reducers.class, description = "Token reducer: ${COMPLETION-CANDIDATES}.")
+    String reducer;
+    @Option(names = {"--budget", "--tome"}, defaultValue = "8", paramLabel = "SPEC", description = "Tokens removed per block.")
+    String budget;
+    @Option(names = "--out", required = true, paramLabel = "FILE.png", description = "The picture to write.")
+    Path target;
+    @Option(names = "--backend", defaultValue = "auto", completionCandidates = BackendNames.class, description = "${COMPLETION-CANDIDATES}.")
+    String backend;
+    @Option(names = "--threads", defaultValue = "0", paramLabel = "T", description = "CPU threads; 0 = one per core.")
+    int threads;
+    @Parameters(paramLabel = "IMAGE", arity = "0..*", description = "One image file.")
+    List<String> images;
+
+    VisualizeCommand(PrintStream out, PrintStream err) {
+        super(out, err);
     }
 
-    static int run(String[] argv, PrintStream out, PrintStream err) throws ModelException {
-        Args args = new Args(argv, 0, Set.of("model", "tome", "budget", "reducer", "out", "backend", "threads"), Set.of());
-        String modelDir = args.require("model");
-        Path target = Path.of(args.require("out"));
-        List<String> images = args.positionals();
-        if (images.size() != 1) throw new Args.UsageException("visualize takes exactly one IMAGE, got " + images.size());
+    @Override
+    public Integer call() throws ModelException {
+        if (images == null || images.size() != 1) throw usage("visualize takes exactly one IMAGE, got " + (images == null ? 0 : images.size()));
         String image = images.getFirst();
         byte[] bytes;
         try {
@@ -44,10 +62,10 @@ final class VisualizeCommand {
             return 1;
         }
         Classifier.Options options = Classifier.Options.defaults()
-                .withTome(args.budget("8"))
-                .withReducer(args.reducer())
-                .withBackend(args.get("backend", "auto"))
-                .withThreads(args.integer("threads", 0, 0))
+                .withBudget(budget)
+                .withReducer(reducer(reducer))
+                .withBackend(backend)
+                .withThreads(atLeast("--threads", threads, 0))
                 .withTopK(1);
         try (Classifier classifier = Classifier.open(modelDir, options)) {
             Prediction p;

@@ -1,7 +1,7 @@
 package io.tomestream.config;
 
-import io.tomestream.merge.Schedule;
-import io.tomestream.merge.TokenReducer;
+import org.apache.kafka.common.config.AbstractConfig;
+import org.apache.kafka.common.config.ConfigDef;
 import org.apache.kafka.streams.StreamsConfig;
 
 import java.io.IOException;
@@ -47,7 +47,8 @@ import java.util.Set;
 public final class Settings {
     public static final String MODEL_DIR = "model.dir";
     public static final String MODEL_VERSION = "model.version";
-    public static final String TOME = "tome";
+    /** The older name of {@code budget}, still accepted in config files, the environment and --set. */
+    public static final String BUDGET_ALIAS = "tome";
     /** The token reducer: tome, prune or pool. */
     public static final String REDUCER = "reducer";
     /** The reducer's budget; the newer name of {@code tome}, which stays for old config files. */
@@ -83,33 +84,8 @@ public final class Settings {
     /** The default value serde: Avro single-object encoding, no registry. */
     public static final String SINGLE_OBJECT_SERDE = "io.tomestream.topology.SingleObjectAvroSerde";
 
-    private static final Map<String, String> APP_DEFAULTS = ordered(
-            MODEL_DIR, "",
-            MODEL_VERSION, "unversioned",
-            TOME, "0",
-            REDUCER, "tome",
-            BUDGET, "",
-            BUDGET_LADDER, "0;4:-1;8:-1;16:-1;24:-1",
-            LATENCY_TARGET_MS, "1000",
-            BATCH_COALESCE_MS, "5",
-            DECODE_FAST, "false",
-            BACKEND, "auto",
-            THREADS, "0",
-            TOP_K, "5",
-            BATCH_SIZE, "16",
-            BATCH_MAX_WAIT_MS, "50",
-            IMAGE_MAX_BYTES, String.valueOf(16 << 20),
-            TOPIC_INPUT, "image-events",
-            TOPIC_OUTPUT, "classifications",
-            TOPIC_DLQ, "image-events-dlq",
-            VALUE_SERDE, SINGLE_OBJECT_SERDE,
-            METRICS_PORT, "9464",
-            WARMUP_SECONDS, "2",
-            // long enough for a batch in flight to finish and its transaction to commit
-            SHUTDOWN_TIMEOUT_MS, "30000",
-            // below max.poll.interval.ms (5 min), past which the group moves the waiting task anyway
-            REGISTRY_RETRY_MAX_MS, "240000",
-            WRITER_SCHEMAS, "");
+    /** The app's defaults, as strings, in declaration order. */
+    private static final Map<String, String> APP_DEFAULTS = appDefaults();
 
     /** The app's own keys; all others are Kafka's or the serde's. */
     public static final Set<String> APP_KEYS = Collections.unmodifiableSet(APP_DEFAULTS.keySet());
@@ -123,8 +99,6 @@ public final class Settings {
     /** Kafka Streams' per-partition input queue; deprecated for input.buffer.max.bytes, which counts bytes, not records. */
     private static final String BUFFERED_RECORDS = "buffered.records.per.partition";
 
-    private static final String ENV_PREFIX = "TOMESTREAM_";
-    private static final String KAFKA_ENV_PREFIX = "TOMESTREAM_KAFKA_";
 
     private final Map<String, String> values;
     private final String modelDir;
@@ -139,6 +113,7 @@ public final class Settings {
     private final long registryRetryMaxMs;
     private final long latencyTargetMs;
     private final long batchCoalesceMs;
+    private final boolean decodeFast;
 
     private Settings(Map<String, String> merged) {
         this.values = Collections.unmodifiableMap(merged);
@@ -146,53 +121,48 @@ public final class Settings {
         if (modelDir.isBlank()) {
             throw new ConfigException("model.dir is required: set it in the --config file, as TOMESTREAM_MODEL_DIR, or with --set model.dir=DIR");
         }
-        this.batchSize = (int) number(BATCH_SIZE, 1, 4096);
-        this.batchMaxWaitMs = number(BATCH_MAX_WAIT_MS, 1, 3_600_000);
-        this.threads = (int) number(THREADS, 0, 1024);
-        this.topK = (int) number(TOP_K, 1, 1000);
-        this.imageMaxBytes = (int) number(IMAGE_MAX_BYTES, 1, Integer.MAX_VALUE - 64);
-        this.metricsPort = (int) number(METRICS_PORT, 0, 65535);
-        this.shutdownTimeoutMs = number(SHUTDOWN_TIMEOUT_MS, 0, 3_600_000);
-        this.registryRetryMaxMs = number(REGISTRY_RETRY_MAX_MS, 0, 3_600_000);
-        this.warmupSeconds = decimal(WARMUP_SECONDS, 0, 600);
-        String budget = get(BUDGET).strip(), tome = get(TOME).strip();
+        AbstractConfig app = parseAppSettings();
+        this.batchSize = app.getInt(BATCH_SIZE);
+        this.batchMaxWaitMs = app.getLong(BATCH_MAX_WAIT_MS);
+        this.threads = app.getInt(THREADS);
+        this.topK = app.getInt(TOP_K);
+        this.imageMaxBytes = app.getInt(IMAGE_MAX_BYTES);
+        this.metricsPort = app.getInt(METRICS_PORT);
+        this.shutdownTimeoutMs = app.getLong(SHUTDOWN_TIMEOUT_MS);
+        this.registryRetryMaxMs = app.getLong(REGISTRY_RETRY_MAX_MS);
+        this.warmupSeconds = app.getDouble(WARMUP_SECONDS);
+        this.latencyTargetMs = app.getLong(LATENCY_TARGET_MS);
+        this.batchCoalesceMs = app.getLong(BATCH_COALESCE_MS);
+        this.decodeFast = app.getBoolean(DECODE_FAST);
+        String budget = get(BUDGET).strip(), tome = get(BUDGET_ALIAS).strip();
         // tome at its default means only budget was given
-        if (!budget.isEmpty() && !tome.equals(APP_DEFAULTS.get(TOME)) && !budget.equals(tome)) {
+        if (!budget.isEmpty() && !tome.equals(APP_DEFAULTS.get(BUDGET_ALIAS)) && !budget.equals(tome)) {
             throw new ConfigException("budget and tome name the same setting; give one (got '" + budget + "' and '" + tome + "')");
-        }
-        this.latencyTargetMs = number(LATENCY_TARGET_MS, 1, 3_600_000);
-        if (!get(DECODE_FAST).equalsIgnoreCase("true") && !get(DECODE_FAST).equalsIgnoreCase("false")) {
-            throw new ConfigException(DECODE_FAST + " must be true or false, got '" + get(DECODE_FAST) + "'");
-        }
-        this.batchCoalesceMs = number(BATCH_COALESCE_MS, 0, 60_000);
-        if (!budgetIsAuto()) {
-            try {
-                Schedule.parse(budget());
-            } catch (IllegalArgumentException e) {
-                throw new ConfigException((budget.isEmpty() ? "tome: " : "budget: ") + e.getMessage()
-                        + " (or 'auto', the load-adaptive budget)");
-            }
-        }
-        String ladder = get(BUDGET_LADDER);
-        if (ladder.isBlank()) throw new ConfigException(BUDGET_LADDER + " must name at least one schedule");
-        for (String spec : ladder.split(";")) {
-            if (spec.isBlank()) continue;
-            try {
-                Schedule.parse(spec.strip());
-            } catch (IllegalArgumentException e) {
-                throw new ConfigException(BUDGET_LADDER + ": '" + spec.strip() + "': " + e.getMessage());
-            }
-        }
-        if (!TokenReducer.NAMES.contains(reducer())) {
-            throw new ConfigException("reducer must be one of " + String.join(", ", TokenReducer.NAMES) + ", got '" + reducer() + "'");
-        }
-        for (String key : Set.of(TOPIC_INPUT, TOPIC_OUTPUT, TOPIC_DLQ, VALUE_SERDE, BACKEND)) {
-            if (get(key).isBlank()) throw new ConfigException(key + " must not be empty");
         }
         if (topicInput().equals(topicOutput()) || topicInput().equals(topicDlq())) {
             throw new ConfigException("topic.input '" + topicInput() + "' must differ from topic.output and topic.dlq");
         }
         validateKafka();
+    }
+
+    /**
+     * The app's keys through their {@link AppSettings} declarations, one at a time so that the first bad
+     * one is named in a sentence: its type and bounds, and the value given.
+     */
+    private AbstractConfig parseAppSettings() {
+        Map<String, String> app = new LinkedHashMap<>();
+        for (ConfigDef.ConfigKey key : AppSettings.DEF.configKeys().values()) {
+            String value = get(key.name);
+            app.put(key.name, value);
+            Object parsed;
+            try {
+                parsed = ConfigDef.parseType(key.name, value, key.type);
+            } catch (org.apache.kafka.common.config.ConfigException e) {
+                throw new ConfigException(key.name + " must be " + AppSettings.expected(key) + ", got '" + value + "'");
+            }
+            if (key.validator != null) key.validator.ensureValid(key.name, parsed);
+        }
+        return new AbstractConfig(AppSettings.DEF, app, false);
     }
 
     /** Defaults overridden by {@code values}; for tests and embedding. */
@@ -207,78 +177,17 @@ public final class Settings {
      * also as {@code --name=value}) and layers file, environment and flags over the defaults.
      */
     public static Settings fromCommandLine(String[] argv, Map<String, String> env) {
-        Path file = null;
-        Map<String, String> sets = new LinkedHashMap<>();
-        for (int i = 0; i < argv.length; i++) {
-            String arg = argv[i], value = null;
-            int eq = arg.indexOf('=');
-            String flag = arg.startsWith("--") && eq > 0 ? arg.substring(0, eq) : arg;
-            if (!flag.equals("--config") && !flag.equals("--set")) {
-                throw new ConfigException(arg.startsWith("--") ? "unknown option " + flag + " (run takes --config FILE and --set key=value)"
-                        : "run takes no positional arguments, got '" + arg + "'");
-            }
-            if (eq > 0 && arg.startsWith("--")) {
-                value = arg.substring(eq + 1);
-            } else if (i + 1 < argv.length) {
-                value = argv[++i];
-            } else {
-                throw new ConfigException(flag + " needs a value");
-            }
-            if (flag.equals("--config")) {
-                if (file != null) throw new ConfigException("--config may be given once");
-                file = Path.of(value);
-            } else {
-                int kv = value.indexOf('=');
-                if (kv <= 0) throw new ConfigException("--set needs key=value, got '" + value + "'");
-                sets.put(value.substring(0, kv).strip(), value.substring(kv + 1));
-            }
-        }
-        return load(file, env, sets);
+        return new Settings(SettingsLayers.fromCommandLine(argv, env, defaults()));
     }
 
     /** Defaults, then {@code file} (may be null), then {@code env}, then {@code sets}. */
     public static Settings load(Path file, Map<String, String> env, Map<String, String> sets) {
-        Map<String, String> merged = defaults();
-        if (file != null) merged.putAll(readFile(file));
-        merged.putAll(fromEnvironment(env));
-        merged.putAll(sets);
-        return new Settings(merged);
+        return new Settings(SettingsLayers.merge(defaults(), file, env, sets));
     }
 
     /** The settings the environment variables give, by the mapping in the class comment. */
     static Map<String, String> fromEnvironment(Map<String, String> env) {
-        Map<String, String> out = new HashMap<>();
-        for (Map.Entry<String, String> e : env.entrySet()) {
-            String name = e.getKey();
-            if (name.startsWith(KAFKA_ENV_PREFIX) && name.length() > KAFKA_ENV_PREFIX.length()) {
-                String key = name.substring(KAFKA_ENV_PREFIX.length()).toLowerCase(Locale.ROOT)
-                        .replace("__", "\u0000").replace('_', '.').replace('\u0000', '-');
-                if (APP_KEYS.contains(key)) {
-                    throw new ConfigException(name + " names the app setting " + key + ", not a Kafka one: use "
-                            + ENV_PREFIX + name.substring(KAFKA_ENV_PREFIX.length())
-                            + (key.equals(BATCH_SIZE) ? ", or TOMESTREAM_KAFKA_PRODUCER_BATCH_SIZE for the producer's" : ""));
-                }
-                out.put(key, e.getValue());
-            } else if (name.startsWith(ENV_PREFIX)) {
-                String key = name.substring(ENV_PREFIX.length()).toLowerCase(Locale.ROOT).replace('_', '.');
-                if (APP_KEYS.contains(key)) out.put(key, e.getValue());
-            }
-        }
-        return out;
-    }
-
-    private static Map<String, String> readFile(Path file) {
-        Properties p = new Properties();
-        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            p.load(r);
-        } catch (NoSuchFileException e) {
-            throw new ConfigException("config file " + file + " does not exist");
-        } catch (IOException | IllegalArgumentException e) {
-            throw new ConfigException("config file " + file + " can't be read: " + e.getMessage());
-        }
-        Map<String, String> out = new HashMap<>();
-        for (String name : p.stringPropertyNames()) out.put(name.strip(), p.getProperty(name));
-        return out;
+        return SettingsLayers.fromEnvironment(env);
     }
 
     private static Map<String, String> defaults() {
@@ -392,7 +301,7 @@ public final class Settings {
     /** The budget spec for the reducer: {@code budget} when set, else {@code tome}. */
     public String budget() {
         String budget = get(BUDGET).strip();
-        return budget.isEmpty() ? get(TOME).strip() : budget;
+        return budget.isEmpty() ? get(BUDGET_ALIAS).strip() : budget;
     }
 
     /** budget=auto: each micro-batch picks its schedule from {@link #budgetLadder()} to hold {@link #latencyTargetMs()}. */
@@ -406,7 +315,7 @@ public final class Settings {
     }
 
     public boolean decodeFast() {
-        return get(DECODE_FAST).equalsIgnoreCase("true");
+        return decodeFast;
     }
 
     public long latencyTargetMs() {
@@ -489,31 +398,17 @@ public final class Settings {
         return values.get(StreamsConfig.APPLICATION_ID_CONFIG);
     }
 
-    private long number(String key, long min, long max) {
-        String v = get(key);
-        try {
-            long n = Long.parseLong(v);
-            if (n >= min && n <= max) return n;
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        throw new ConfigException(key + " must be a whole number from " + min + " to " + max + ", got '" + v + "'");
-    }
-
-    private double decimal(String key, double min, double max) {
-        String v = get(key);
-        try {
-            double d = Double.parseDouble(v);
-            if (d >= min && d <= max) return d;
-        } catch (NumberFormatException e) {
-            // reported below
-        }
-        throw new ConfigException(key + " must be a number from " + min + " to " + max + ", got '" + v + "'");
-    }
-
     private static Map<String, String> ordered(String... kv) {
         Map<String, String> m = new LinkedHashMap<>();
         for (int i = 0; i < kv.length; i += 2) m.put(kv[i], kv[i + 1]);
+        return m;
+    }
+
+    private static Map<String, String> appDefaults() {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (ConfigDef.ConfigKey key : AppSettings.DEF.configKeys().values()) {
+            m.put(key.name, ConfigDef.convertToString(key.defaultValue, key.type));
+        }
         return m;
     }
 }

@@ -7,7 +7,7 @@ import io.tomestream.dataset.FashionMnist;
 import io.tomestream.image.Preprocessor;
 import io.tomestream.merge.Schedule;
 import io.tomestream.merge.TokenReducer;
-import io.tomestream.model.Flops;
+import io.tomestream.merge.Flops;
 import io.tomestream.model.ModelConfig;
 import io.tomestream.model.VitModel;
 

@@ -502,9 +502,9 @@ public final class StreamBench {
 
     // ------------------------------------------------------------------ small things
 
-    /** The demo's nearest-rank percentile; -1 when a step got no results. */
+    /** The nearest-rank percentile; -1 when a step got no results. */
     private static long percentile(long[] sorted, double q) {
-        Long p = io.tomestream.demo.Demo.percentile(sorted, q);
+        Long p = io.tomestream.metrics.Percentile.nearestRank(sorted, q);
         return p == null ? -1 : p;
     }
 

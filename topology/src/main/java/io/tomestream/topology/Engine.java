@@ -11,9 +11,9 @@ import java.util.List;
  * every Classification says about the model that made it. In production an {@link EngineBatcher} over
  * a {@link Classifier}; the tests also plug in a plain Classifier and one that fails.
  *
- * @param tomeSpec the configured budget: a schedule spec, or {@code auto}
+ * @param budgetSpec the configured budget: a schedule spec, or {@code auto}
  */
-public record Engine(BatchClassifier classifier, String modelId, String modelVersion, String reducer, String tomeSpec,
+public record Engine(BatchClassifier classifier, String modelId, String modelVersion, String reducer, String budgetSpec,
                      String backend, String device) {
 
     /** One outcome per image, in order; may throw, which dead-letters the whole batch. */
@@ -71,6 +71,6 @@ public record Engine(BatchClassifier classifier, String modelId, String modelVer
     }
 
     public Engine withClassifier(BatchClassifier other) {
-        return new Engine(other, modelId, modelVersion, reducer, tomeSpec, backend, device);
+        return new Engine(other, modelId, modelVersion, reducer, budgetSpec, backend, device);
     }
 }

@@ -48,6 +48,8 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
     /** The source topic, named in the dead letter of a buffer entry that can't be read back. */
     private final String inputTopic;
     private final Deserializer<SpecificRecord> valueDeserializer;
+    /** The serde's values as ImageEvents, through registry outages; made in {@link #init}, where the task is known. */
+    private EventDecoder decoder;
     private final PipelineMetrics metrics;
     private final int batchSize;
     private final long maxWaitMs;
@@ -78,6 +80,7 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
 
     @Override
     public void init(ProcessorContext<byte[], SpecificRecord> context) {
+        this.decoder = new EventDecoder(valueDeserializer, metrics, retryMaxMs, context.taskId().toString());
         this.context = context;
         this.buffer = context.getStateStore(ClassificationTopology.BUFFER_STORE);
         // Kafka Streams calls init after restoring the store, so this counts what a previous owner of
@@ -125,8 +128,8 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
             return;
         }
         try {
-            decode(in); // only to dead-letter bad records now rather than after a wait; decoded again at flush
-        } catch (NotAnImageEvent e) {
+            decoder.decode(in); // only to dead-letter bad records now rather than after a wait; decoded again at flush
+        } catch (EventDecoder.NotAnImageEvent e) {
             deadLetter(in, DeadLetterReason.SCHEMA_ERROR, e.getMessage(), true);
             return;
         }
@@ -214,11 +217,11 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
         List<byte[]> images = new ArrayList<>(batch.size());
         for (BufferedRecord r : batch) {
             try {
-                ImageEvent event = decode(r);
+                ImageEvent event = decoder.decode(r);
                 accepted.add(r);
                 events.add(event);
                 images.add(bytes(event.getImage()));
-            } catch (NotAnImageEvent e) {
+            } catch (EventDecoder.NotAnImageEvent e) {
                 deadLetter(r, DeadLetterReason.SCHEMA_ERROR, e.getMessage(), true);
             }
         }
@@ -239,7 +242,7 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
         inFlight.end();
         metrics.batch(images.size(), System.nanoTime() - t0);
         List<Outcome> outcomes = result.outcomes();
-        String budget = result.budget() == null ? engine.tomeSpec() : result.budget();
+        String budget = result.budget() == null ? engine.budgetSpec() : result.budget();
 
         long now = System.currentTimeMillis();
         for (int i = 0; i < outcomes.size(); i++) {
@@ -312,73 +315,6 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
         engine.classifier().buffered(-buffered); // the task's next owner counts them
     }
 
-    private ImageEvent decode(BufferedRecord r) throws NotAnImageEvent {
-        Object value;
-        try {
-            value = deserializeThroughOutages(r);
-        } catch (RegistryUnreachable e) {
-            throw e;
-        } catch (RuntimeException e) {
-            throw new NotAnImageEvent(describe(e));
-        }
-        if (value instanceof ImageEvent event) return event;
-        throw new NotAnImageEvent("expected an ImageEvent, got " + (value == null ? "null"
-                : value.getClass().getName() + (value instanceof SpecificRecord ? "" : " (configure the serde to read specific records)")));
-    }
-
-    /**
-     * The serde's value; while the serde fails for an outage ({@link TransientFaults}: the registry
-     * down or restarting), the record is retried with backoff instead of dead-lettered, and the app
-     * reports not ready. This stream thread waits meanwhile, which is the point: the records behind
-     * this one need the registry too. Past {@code registry.retry.max.ms} it gives up by ending the
-     * thread (the app exits, its platform restarts it): under exactly-once nothing is lost, and the
-     * wait stays below max.poll.interval.ms, past which the group would move the task anyway.
-     */
-    private Object deserializeThroughOutages(BufferedRecord r) {
-        long start = System.nanoTime(), backoffMs = 100;
-        for (int attempt = 1; ; attempt++) {
-            try {
-                Object value = valueDeserializer.deserialize(r.topic(), r.headers(), r.value());
-                if (attempt > 1) {
-                    metrics.outage(null);
-                    log.info("task {}: the value serde works again after {} retries ({} ms)", context.taskId(), attempt - 1,
-                            (System.nanoTime() - start) / 1_000_000);
-                }
-                return value;
-            } catch (RuntimeException e) {
-                if (!TransientFaults.isTransient(e)) throw e;
-                long waitedMs = (System.nanoTime() - start) / 1_000_000;
-                if (waitedMs >= retryMaxMs) {
-                    metrics.outage(null);
-                    throw new RegistryUnreachable("the value serde has failed for " + waitedMs + " ms (registry.retry.max.ms "
-                            + retryMaxMs + "), last with: " + describe(e), e);
-                }
-                metrics.retry("registry");
-                metrics.outage("the schema registry can't be reached: " + describe(e));
-                if (attempt == 1 || attempt % 10 == 0) {
-                    log.warn("task {}: the value serde failed for {}-{}@{} ({}); retrying, not dead-lettering (attempt {})",
-                            context.taskId(), r.topic(), r.partition(), r.offset(), describe(e), attempt);
-                }
-                try {
-                    Thread.sleep(Math.min(backoffMs, retryMaxMs - waitedMs));
-                } catch (InterruptedException interrupted) {
-                    Thread.currentThread().interrupt();
-                    throw new RegistryUnreachable("interrupted while waiting for the schema registry", interrupted);
-                }
-                backoffMs = Math.min(2 * backoffMs, 5_000);
-            }
-        }
-    }
-
-    /** Ends the stream thread after an outage outlasted registry.retry.max.ms; the record stays unconsumed. */
-    static final class RegistryUnreachable extends RuntimeException {
-        private static final long serialVersionUID = 1L;
-
-        RegistryUnreachable(String message, Throwable cause) {
-            super(message, cause);
-        }
-    }
-
     private void unreadable(KeyValue<Bytes, byte[]> kv, RuntimeException e) {
         // The store key is the partition and the offset (BufferedRecord.storeKey), if it is one at all.
         ByteBuffer key = ByteBuffer.wrap(kv.key.get());
@@ -399,26 +335,6 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
         log.debug("dead letter {} from {}-{}@{}: {}", reason, r.topic(), r.partition(), r.offset(), message);
     }
 
-    /**
-     * A one-line cause for a deserializer failure. Some registry clients throw exceptions with no
-     * message and keep the server's explanation elsewhere (Apicurio's ProblemDetails has it in
-     * getDetail/getTitle), which would leave only a class name in the dead letter.
-     */
-    static String describe(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t.getMessage() != null && !t.getMessage().isBlank()) return t.getMessage();
-        }
-        for (String getter : new String[] {"getDetail", "getTitle"}) {
-            try {
-                Object v = e.getClass().getMethod(getter).invoke(e);
-                if (v != null && !v.toString().isBlank()) return e.getClass().getSimpleName() + ": " + v;
-            } catch (ReflectiveOperationException | RuntimeException ignored) {
-                // not that kind of exception
-            }
-        }
-        return "the value serde failed with " + e.getClass().getName();
-    }
-
     private static DeadLetterReason reason(ImageException e) {
         return switch (e.reason()) {
             case UNDECODABLE_IMAGE -> DeadLetterReason.UNDECODABLE_IMAGE;
@@ -436,12 +352,4 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
         return out;
     }
 
-    /** A value that is not a decodable ImageEvent; the message is the deserializer's. */
-    private static final class NotAnImageEvent extends Exception {
-        private static final long serialVersionUID = 1L;
-
-        NotAnImageEvent(String message) {
-            super(message, null, false, false);
-        }
-    }
 }

@@ -53,8 +53,8 @@ public final class StreamingApp {
     }
 
     /** Runs until stopped; returns the exit code. Bad settings throw {@link ConfigException}, a bad model {@link ModelException}. */
-    public static int run(String[] argv) throws ModelException {
-        return new StreamingApp(Settings.fromCommandLine(argv, System.getenv())).run();
+    public static int run(Settings settings) throws ModelException {
+        return new StreamingApp(settings).run();
     }
 
     private int run() throws ModelException {

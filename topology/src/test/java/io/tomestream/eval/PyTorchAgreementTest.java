@@ -54,7 +54,7 @@ class PyTorchAgreementTest {
 
     private static void check(Path model, FashionMnist data, String tome, List<?> torchTop1) throws Exception {
         int n = Math.min(data.size(), torchTop1.size()), agree = 0, correct = 0;
-        try (Classifier c = Classifier.open(model.toString(), Classifier.Options.defaults().withTome(tome).withTopK(1))) {
+        try (Classifier c = Classifier.open(model.toString(), Classifier.Options.defaults().withBudget(tome).withTopK(1))) {
             for (int from = 0; from < n; from += 100) {
                 List<byte[]> batch = new ArrayList<>();
                 for (int i = from; i < Math.min(n, from + 100); i++) batch.add(data.png(i));

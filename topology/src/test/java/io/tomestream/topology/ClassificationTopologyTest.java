@@ -125,7 +125,7 @@ class ClassificationTopologyTest {
 
     @Test
     void theReducerAndBudgetSettingsPickTheEnginesReducerAndEachClassificationNamesIt() throws Exception {
-        Settings s = Fixtures.settings(stateDir, Settings.TOME, "0", Settings.REDUCER, "pool", Settings.BUDGET, "8:-1",
+        Settings s = Fixtures.settings(stateDir, Settings.BUDGET_ALIAS, "0", Settings.REDUCER, "pool", Settings.BUDGET, "8:-1",
                 Settings.THREADS, "1", Settings.BATCH_SIZE, "2");
         try (Classifier pool = Classifier.open(s.modelDir(), StreamingApp.classifierOptions(s))) {
             start(Engine.of(pool, "test-1"), Settings.BATCH_SIZE, "2");
@@ -152,7 +152,7 @@ class ClassificationTopologyTest {
         pipe(sent, "good-0", encoded("evt-good-0", image(0)));
         pipe(sent, "corrupt", encoded("evt-corrupt", corrupt));
         pipe(sent, "truncated", encoded("evt-truncated", Arrays.copyOf(png, png.length / 2)));
-        pipe(sent, "huge", encoded("evt-huge", io.tomestream.demo.Demo.pngClaiming(20000, 20000)));
+        pipe(sent, "huge", encoded("evt-huge", Fixtures.claimingSize(image(0), 20000, 20000)));
         pipe(sent, "good-1", encoded("evt-good-1", image(1)));
         pipe(sent, "not-avro", "{\"eventId\": \"json?\"}".getBytes(StandardCharsets.UTF_8));
         pipe(sent, "wrong-type", SingleObjectAvroSerdeTest.someClassification());

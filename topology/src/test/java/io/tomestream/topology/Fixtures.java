@@ -34,7 +34,7 @@ final class Fixtures {
 
     static Classifier classifier(String tome) {
         try {
-            return Classifier.open(MODEL, Classifier.Options.defaults().withTome(tome).withThreads(1).withTopK(3));
+            return Classifier.open(MODEL, Classifier.Options.defaults().withBudget(tome).withThreads(1).withTopK(3));
         } catch (ModelException e) {
             throw new IllegalStateException(e);
         }
@@ -46,6 +46,16 @@ final class Fixtures {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** {@code png} with its IHDR rewritten to claim {@code width} x {@code height}: a decompression bomb's header. */
+    static byte[] claimingSize(byte[] png, int width, int height) {
+        byte[] out = png.clone();
+        ByteBuffer.wrap(out, 16, 8).putInt(width).putInt(height);
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(out, 12, 17); // "IHDR" and its 13 bytes
+        ByteBuffer.wrap(out, 29, 4).putInt((int) crc.getValue());
+        return out;
     }
 
     static ImageEvent event(String id, byte[] image) {
@@ -67,7 +77,7 @@ final class Fixtures {
     static Settings settings(Path stateDir, String... overrides) {
         Map<String, String> m = new HashMap<>();
         m.put(Settings.MODEL_DIR, MODEL);
-        m.put(Settings.TOME, "8");
+        m.put(Settings.BUDGET_ALIAS, "8");
         m.put(Settings.METRICS_PORT, "0");
         m.put("bootstrap.servers", "localhost:9092");
         m.put("state.dir", stateDir.toString());

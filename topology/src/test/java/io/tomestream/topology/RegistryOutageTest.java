@@ -114,7 +114,7 @@ class RegistryOutageTest {
         MicroBatchProcessor processor = new MicroBatchProcessor(engine, "image-events", down, metrics, 1, 60_000, 1 << 20, 300);
         processor.init(context);
         context.setRecordMetadata("image-events", 0, 9);
-        var e = assertThrows(MicroBatchProcessor.RegistryUnreachable.class,
+        var e = assertThrows(EventDecoder.RegistryUnreachable.class,
                 () -> processor.process(new Record<>(null, encoded("e0", image(0)), 1000L)));
         assertTrue(e.getMessage().contains("registry.retry.max.ms 300"), e.getMessage());
         assertTrue(context.forwarded().isEmpty(), "nothing forwarded: the record stays unconsumed");

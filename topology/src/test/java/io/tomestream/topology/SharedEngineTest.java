@@ -26,8 +26,8 @@ class SharedEngineTest {
     @Test
     void withBudgetAutoTheClassifierStartsOnTheLaddersFirstSchedule() {
         Settings s = settings(Settings.BUDGET, "auto", Settings.BUDGET_LADDER, " ; 2;8", Settings.DECODE_FAST, "true");
-        assertEquals("2", SharedEngine.classifierOptions(s).tome());
+        assertEquals("2", SharedEngine.classifierOptions(s).budget());
         assertEquals(true, SharedEngine.classifierOptions(s).fastDecode());
-        assertEquals("8:-1", SharedEngine.classifierOptions(settings(Settings.BUDGET, "8:-1")).tome());
+        assertEquals("8:-1", SharedEngine.classifierOptions(settings(Settings.BUDGET, "8:-1")).budget());
     }
 }

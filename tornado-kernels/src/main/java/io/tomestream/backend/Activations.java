@@ -1,5 +1,6 @@
 package io.tomestream.backend;
 
+import io.tomestream.simd.Vectors;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;

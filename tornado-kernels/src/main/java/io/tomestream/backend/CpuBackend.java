@@ -1,5 +1,6 @@
 package io.tomestream.backend;
 
+import io.tomestream.simd.Vectors;
 import io.tomestream.merge.MergePlan;
 import io.tomestream.merge.TokenReducer;
 import io.tomestream.model.ModelConfig;
@@ -327,7 +328,7 @@ public final class CpuBackend implements Backend {
                         metric[m + d] = sum / heads;
                     }
                 }
-                reducer.plan(metric, mBase, headDim, size, inBase, T, mergeR, classToken, distToken, plan);
+                reducer.plan(new TokenReducer.TokenRows(metric, mBase, headDim, size, inBase, T, classToken, distToken), mergeR, plan);
             }
             case CLASS_ATTENTION -> {
                 int rows = b * heads * T;
@@ -336,9 +337,9 @@ public final class CpuBackend implements Backend {
                     for (int h = 0; h < heads; h++) sum += classAttention[rows + h * T + t];
                     metric[inBase + t] = sum / heads;
                 }
-                reducer.plan(metric, inBase, 1, size, inBase, T, mergeR, classToken, distToken, plan);
+                reducer.plan(new TokenReducer.TokenRows(metric, inBase, 1, size, inBase, T, classToken, distToken), mergeR, plan);
             }
-            case FEATURES -> reducer.plan(x, inBase * dim, dim, size, inBase, T, mergeR, classToken, distToken, plan);
+            case FEATURES -> reducer.plan(new TokenReducer.TokenRows(x, inBase * dim, dim, size, inBase, T, classToken, distToken), mergeR, plan);
         }
         int outT = plan.outTokens;
         int outBase = b * outT;

@@ -26,52 +26,48 @@ import java.util.List;
 public final class Classifier implements AutoCloseable {
 
     /**
-     * @param tome    the budget: a {@link Schedule} spec of the tokens each block removes, for any reducer
+     * @param budget  the budget: a {@link Schedule} spec of the tokens each block removes, for any reducer
      * @param threads 0 picks one per available processor
-     * @param reducer how tokens are removed: {@code tome} (merging), {@code prune} or {@code pool}; see
+     * @param reducer how tokens are removed: {@code budget} (merging), {@code prune} or {@code pool}; see
      *                {@link io.tomestream.merge.TokenReducer}
      */
-    public record Options(String tome, String backend, int threads, int topK, String reducer, boolean fastDecode) {
-        public Options(String tome, String backend, int threads, int topK) {
-            this(tome, backend, threads, topK, "tome", false);
+    public record Options(String budget, String backend, int threads, int topK, String reducer, boolean fastDecode) {
+        public Options(String budget, String backend, int threads, int topK) {
+            this(budget, backend, threads, topK, "tome", false);
         }
 
-        public Options(String tome, String backend, int threads, int topK, String reducer) {
-            this(tome, backend, threads, topK, reducer, false);
+        public Options(String budget, String backend, int threads, int topK, String reducer) {
+            this(budget, backend, threads, topK, reducer, false);
         }
 
         public static Options defaults() {
             return new Options("0", "auto", 0, 5, "tome", false);
         }
 
-        public Options withTome(String t) {
-            return new Options(t, backend, threads, topK, reducer, fastDecode);
-        }
-
-        /** The same as {@link #withTome}: the schedule is the budget of whichever reducer is chosen. */
+        /** The schedule spec: the budget of whichever reducer is chosen. */
         public Options withBudget(String spec) {
-            return withTome(spec);
+            return new Options(spec, backend, threads, topK, reducer, fastDecode);
         }
 
         public Options withBackend(String b) {
-            return new Options(tome, b, threads, topK, reducer, fastDecode);
+            return new Options(budget, b, threads, topK, reducer, fastDecode);
         }
 
         public Options withThreads(int n) {
-            return new Options(tome, backend, n, topK, reducer, fastDecode);
+            return new Options(budget, backend, n, topK, reducer, fastDecode);
         }
 
         public Options withTopK(int k) {
-            return new Options(tome, backend, threads, k, reducer, fastDecode);
+            return new Options(budget, backend, threads, k, reducer, fastDecode);
         }
 
         public Options withReducer(String r) {
-            return new Options(tome, backend, threads, topK, r, fastDecode);
+            return new Options(budget, backend, threads, topK, r, fastDecode);
         }
 
         /** JPEG draft decoding (see {@link Preprocessor#Preprocessor(io.tomestream.image.InputSpec, boolean)}); off by default. */
         public Options withFastDecode(boolean on) {
-            return new Options(tome, backend, threads, topK, reducer, on);
+            return new Options(budget, backend, threads, topK, reducer, on);
         }
     }
 
@@ -90,7 +86,7 @@ public final class Classifier implements AutoCloseable {
 
     public Classifier(VitModel model, Options options) {
         this.model = model;
-        this.schedule = Schedule.parse(options.tome());
+        this.schedule = Schedule.parse(options.budget());
         this.rPerLayer = schedule.perLayer(model.config().depth());
         int threads = options.threads() > 0 ? options.threads() : Backends.defaultThreads();
         this.backend = Backends.create(options.backend(), model, threads, options.reducer() == null ? "tome" : options.reducer());

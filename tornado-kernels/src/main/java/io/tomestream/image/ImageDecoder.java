@@ -18,7 +18,7 @@ import javax.imageio.stream.MemoryCacheImageInputStream;
 import org.w3c.dom.Node;
 
 /**
- * Turns PNG, JPEG, BMP or GIF bytes into 8-bit L or RGB pixels the way PIL's
+ * Turns PNG, JPEG, BMP, GIF, TIFF or WebP bytes into 8-bit L or RGB pixels the way PIL's
  * {@code Image.open(f).convert(mode)} would, using only javax.imageio. Every failure, including the
  * runtime exceptions ImageIO's readers throw on hostile input, becomes an {@link ImageException}.
  */
@@ -33,10 +33,13 @@ public final class ImageDecoder {
     }
 
     /**
-     * Formats whose decoding has been checked against PIL. The JDK also reads TIFF and WBMP; those are
-     * refused rather than trusted untested (and WBMP's loose signature would otherwise claim random bytes).
+     * Formats whose decoding has been checked against PIL, by the names ImageIO's readers give. TIFF is
+     * the JDK's own reader; WebP needs a plugin on the class path (TwelveMonkeys' imageio-webp, which the
+     * app carries; the engine itself depends on nothing). The JDK also reads WBMP, refused because its
+     * loose signature would otherwise claim random bytes.
      */
-    private static final Set<String> FORMATS = Set.of("png", "jpeg", "bmp", "gif");
+    private static final Set<String> FORMATS = Set.of("png", "jpeg", "bmp", "gif", "tif", "webp");
+    private static final String SEND = "send PNG, JPEG, BMP, GIF, TIFF or WebP";
 
     private ImageDecoder() {}
 
@@ -104,7 +107,7 @@ public final class ImageDecoder {
         }
         if (refused != null) {
             throw new ImageException(ImageException.Reason.UNSUPPORTED_FORMAT,
-                    refused.toUpperCase(Locale.ROOT) + " images are not supported; send PNG, JPEG, BMP or GIF");
+                    refused.toUpperCase(Locale.ROOT) + " images are not supported; " + SEND);
         }
         throw unrecognised(encoded);
     }
@@ -224,19 +227,25 @@ public final class ImageDecoder {
                 : signature(b, "\u00ff\u00d8\u00ff") ? "JPEG"
                 : signature(b, "GIF8") ? "GIF"
                 : signature(b, "BM") ? "BMP"
+                : startsWith(b, 0, "II*\0") || startsWith(b, 0, "MM\0*") ? "TIFF"
                 : null;
         if (damaged != null) {
             return undecodable("the " + damaged + " header is truncated, damaged or of an unknown variant", null);
         }
-        String name = startsWith(b, 0, "RIFF") && startsWith(b, 8, "WEBP") ? "WebP"
-                : startsWith(b, 4, "ftypavi") ? "AVIF"
+        if (startsWith(b, 0, "RIFF") && startsWith(b, 8, "WEBP")) {
+            if (ImageIO.getImageReadersByFormatName("webp").hasNext()) {
+                return undecodable("the WebP header is truncated, damaged or of an unknown variant", null);
+            }
+            return new ImageException(ImageException.Reason.UNSUPPORTED_FORMAT,
+                    "WebP needs an ImageIO reader on the class path (TwelveMonkeys imageio-webp, which bin/tomestream carries)");
+        }
+        String name = startsWith(b, 4, "ftypavi") ? "AVIF"
                 : startsWith(b, 4, "ftyphei") || startsWith(b, 4, "ftypmif1") ? "HEIF"
-                : startsWith(b, 0, "II*\0") || startsWith(b, 0, "MM\0*") ? "TIFF"
                 : null;
         String what = name != null
                 ? name + " images are not supported"
                 : "unrecognised image format (first bytes " + HexFormat.ofDelimiter(" ").formatHex(b, 0, Math.min(b.length, 8)) + ")";
-        return new ImageException(ImageException.Reason.UNSUPPORTED_FORMAT, what + "; send PNG, JPEG, BMP or GIF");
+        return new ImageException(ImageException.Reason.UNSUPPORTED_FORMAT, what + "; " + SEND);
     }
 
     /** The data begins with the signature, or is cut off inside it (two bytes at least). */

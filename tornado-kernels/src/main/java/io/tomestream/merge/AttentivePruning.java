@@ -32,8 +32,10 @@ public final class AttentivePruning implements TokenReducer {
     }
 
     @Override
-    public void plan(float[] signal, int offset, int width, float[] size, int sizeOffset, int tokens, int r,
-                     boolean classToken, boolean distToken, MergePlan plan) {
+    public void plan(TokenReducer.TokenRows rows, int r, MergePlan plan) {
+        float[] signal = rows.signal(), size = rows.size();
+        int offset = rows.offset(), width = rows.width(), sizeOffset = rows.sizeOffset(), tokens = rows.count();
+        boolean classToken = rows.classToken(), distToken = rows.distToken();
         int prefix = (classToken ? 1 : 0) + (distToken ? 1 : 0);
         int n = tokens - prefix, fuse = r + 1, kept = n - fuse;
         if (r < 1 || kept < 0) throw new IllegalArgumentException("can't prune " + r + " of " + n + " tokens");

@@ -1,7 +1,7 @@
 package io.tomestream.merge;
 
 import jdk.incubator.vector.FloatVector;
-import io.tomestream.backend.Vectors;
+import io.tomestream.simd.Vectors;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -33,12 +33,6 @@ public final class BipartiteMatching implements TokenReducer {
         return Signal.KEYS;
     }
 
-    @Override
-    public void plan(float[] signal, int offset, int width, float[] size, int sizeOffset, int tokens, int r,
-                     boolean classToken, boolean distToken, MergePlan plan) {
-        plan(signal, offset, tokens, width, r, classToken, distToken, plan);
-    }
-
     /** The A·Bᵀ cosine similarities. */
     @Override
     public double flops(int tokens, int prefix, int dim, int headDim) {
@@ -46,12 +40,14 @@ public final class BipartiteMatching implements TokenReducer {
     }
 
     /**
-     * Plans the merge of {@code r} tokens (already capped) of one image.
-     *
-     * @param metric the keys averaged over heads, {@code tokens} rows of {@code dim} floats from {@code offset}
+     * Plans the merge of {@code r} tokens (already capped) of one image, whose rows are the keys
+     * averaged over heads.
      */
-    public void plan(float[] metric, int offset, int tokens, int dim, int r,
-                     boolean classToken, boolean distToken, MergePlan plan) {
+    @Override
+    public void plan(TokenReducer.TokenRows rows, int r, MergePlan plan) {
+        float[] metric = rows.signal();
+        int offset = rows.offset(), tokens = rows.count(), dim = rows.width();
+        boolean classToken = rows.classToken(), distToken = rows.distToken();
         int nA = (tokens + 1) / 2, nB = tokens / 2;
         ensure(tokens, dim);
         normalize(metric, offset, tokens, dim);

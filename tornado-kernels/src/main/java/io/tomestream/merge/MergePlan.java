@@ -1,6 +1,6 @@
 package io.tomestream.merge;
 
-import io.tomestream.backend.Vectors;
+import io.tomestream.simd.Vectors;
 
 import java.util.Arrays;
 

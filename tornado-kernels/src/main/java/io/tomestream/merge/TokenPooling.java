@@ -39,8 +39,10 @@ public final class TokenPooling implements TokenReducer {
     }
 
     @Override
-    public void plan(float[] x, int offset, int dim, float[] size, int sizeOffset, int tokens, int r,
-                     boolean classToken, boolean distToken, MergePlan plan) {
+    public void plan(TokenReducer.TokenRows rows, int r, MergePlan plan) {
+        float[] x = rows.signal(), size = rows.size();
+        int offset = rows.offset(), dim = rows.width(), sizeOffset = rows.sizeOffset(), tokens = rows.count();
+        boolean classToken = rows.classToken(), distToken = rows.distToken();
         int prefix = (classToken ? 1 : 0) + (distToken ? 1 : 0);
         int n = tokens - prefix, k = n - r;
         if (r < 1 || k < 1) throw new IllegalArgumentException("can't pool " + n + " tokens into " + k);
@@ -94,7 +96,7 @@ public final class TokenPooling implements TokenReducer {
                 FloatVector diff = FloatVector.fromArray(S, x, a + d).sub(FloatVector.fromArray(S, x, b + d));
                 acc = diff.fma(diff, acc);
             }
-            sum = io.tomestream.backend.Vectors.sum(acc);
+            sum = io.tomestream.simd.Vectors.sum(acc);
         }
         for (; d < n; d++) {
             float diff = x[a + d] - x[b + d];

@@ -61,15 +61,24 @@ public interface TokenReducer {
     }
 
     /**
-     * Plans the removal of {@code r} tokens (already {@link #cap capped}, at least 1) of one image:
-     * {@code plan} ends with {@code tokens − r} output tokens, the class token first and the
-     * distillation token second.
-     *
-     * @param signal rows of {@code width} floats from {@code offset}, one per token; see {@link #signal()}
-     * @param size   each token's size (the patches it holds), from {@code sizeOffset}
+     * One image's tokens as a reducer sees them: {@code count} rows of {@code width} floats of the
+     * {@link #signal()} from {@code offset}, each token's size (the patches it holds) from
+     * {@code sizeOffset}, and whether a class token and a distillation token lead the rows.
      */
-    void plan(float[] signal, int offset, int width, float[] size, int sizeOffset, int tokens, int r,
-              boolean classToken, boolean distToken, MergePlan plan);
+    record TokenRows(float[] signal, int offset, int width, float[] size, int sizeOffset, int count,
+                     boolean classToken, boolean distToken) {
+        /** The class and distillation tokens, which are never removed. */
+        public int prefix() {
+            return (classToken ? 1 : 0) + (distToken ? 1 : 0);
+        }
+    }
+
+    /**
+     * Plans the removal of {@code r} tokens (already {@link #cap capped}, at least 1) of one image:
+     * {@code plan} ends with {@code tokens.count() − r} output tokens, the class token first and the
+     * distillation token second.
+     */
+    void plan(TokenRows tokens, int r, MergePlan plan);
 
     /**
      * Multiply-adds ×2 that one plan costs beyond the forward pass, for {@code tokens} tokens, of which

@@ -170,10 +170,9 @@ class ReducerBackendTest {
         }
 
         @Override
-        public void plan(float[] signal, int offset, int width, float[] size, int sizeOffset, int tokens, int r,
-                         boolean classToken, boolean distToken, MergePlan plan) {
-            rows.add(Arrays.copyOfRange(signal, offset, offset + tokens));
-            inner.plan(signal, offset, width, size, sizeOffset, tokens, r, classToken, distToken, plan);
+        public void plan(TokenRows tokens, int r, MergePlan plan) {
+            rows.add(Arrays.copyOfRange(tokens.signal(), tokens.offset(), tokens.offset() + tokens.count()));
+            inner.plan(tokens, r, plan);
         }
 
         @Override

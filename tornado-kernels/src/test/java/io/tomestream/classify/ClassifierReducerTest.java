@@ -21,8 +21,8 @@ class ClassifierReducerTest {
         assertEquals("tome", new Classifier.Options("8", "auto", 1, 5).reducer());
         Classifier.Options o = Classifier.Options.defaults().withReducer("pool").withBudget("8:-1").withThreads(2).withTopK(3);
         assertEquals("pool", o.reducer());
-        assertEquals("8:-1", o.tome());
-        assertEquals("pool", o.withTome("4").withBackend("cpu").reducer());
+        assertEquals("8:-1", o.budget());
+        assertEquals("pool", o.withBudget("4").withBackend("cpu").reducer());
     }
 
     @Test

@@ -40,7 +40,7 @@ class ClassifierTest {
     @Test
     void encodedImagesGiveTheReferenceResults() throws Exception {
         Map<?, ?> expected = expectedCase("8:-1");
-        try (Classifier c = Classifier.open(Fixtures.model(MODEL), Classifier.Options.defaults().withTome("8:-1").withThreads(2).withTopK(3))) {
+        try (Classifier c = Classifier.open(Fixtures.model(MODEL), Classifier.Options.defaults().withBudget("8:-1").withThreads(2).withTopK(3))) {
             List<Outcome> outcomes = c.classify(images());
             for (int i = 0; i < outcomes.size(); i++) {
                 Prediction p = assertInstanceOf(Outcome.Classified.class, outcomes.get(i)).prediction();
@@ -63,7 +63,7 @@ class ClassifierTest {
         byte[] truncated = Arrays.copyOf(good.get(0), good.get(0).length / 2);
         List<byte[]> mixed = List.of(new byte[0], good.get(1), "not an image".getBytes(), good.get(2), truncated,
                 hugePngHeader(20000, 20000), good.get(3));
-        try (Classifier c = Classifier.open(Fixtures.model(MODEL), Classifier.Options.defaults().withTome("8").withThreads(2))) {
+        try (Classifier c = Classifier.open(Fixtures.model(MODEL), Classifier.Options.defaults().withBudget("8").withThreads(2))) {
             List<Outcome> alone = c.classify(List.of(good.get(1), good.get(2), good.get(3)));
             List<Outcome> outcomes = c.classify(mixed);
             assertEquals(mixed.size(), outcomes.size());
@@ -83,7 +83,7 @@ class ClassifierTest {
     @Test
     void concurrentCallersGetTheirOwnResults() throws Exception {
         List<byte[]> good = images();
-        try (Classifier c = Classifier.open(Fixtures.model(MODEL), Classifier.Options.defaults().withTome("2,6,10,4").withThreads(2));
+        try (Classifier c = Classifier.open(Fixtures.model(MODEL), Classifier.Options.defaults().withBudget("2,6,10,4").withThreads(2));
              ExecutorService pool = Executors.newFixedThreadPool(4)) {
             List<Future<float[]>> futures = new ArrayList<>();
             for (int t = 0; t < 16; t++) {

@@ -15,7 +15,7 @@ class BipartiteMatchingTest {
             metric[2 * t + 1] = keys[t][1];
         }
         MergePlan plan = new MergePlan(keys.length);
-        new BipartiteMatching().plan(metric, 0, keys.length, 2, r, cls, dist, plan);
+        new BipartiteMatching().plan(new TokenReducer.TokenRows(metric, 0, 2, null, 0, keys.length, cls, dist), r, plan);
         return plan;
     }
 

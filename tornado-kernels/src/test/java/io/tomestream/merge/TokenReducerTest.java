@@ -49,7 +49,7 @@ class TokenReducerTest {
 
     private static MergePlan plan(TokenReducer reducer, float[] signal, float[] size, int tokens, int r, boolean cls, boolean dist) {
         MergePlan plan = new MergePlan(tokens);
-        reducer.plan(signal, 0, width(reducer), size, 0, tokens, r, cls, dist, plan);
+        reducer.plan(new TokenReducer.TokenRows(signal, 0, width(reducer), size, 0, tokens, cls, dist), r, plan);
         return plan;
     }
 
@@ -132,7 +132,7 @@ class TokenReducerTest {
         float[] attention = {0.2f, 0.5f, 0.1f, 0.3f, 0.05f, 0.02f, 0.03f};
         float[] size = {1, 1, 2, 1, 1, 3, 1};
         MergePlan p = new MergePlan(7);
-        new AttentivePruning().plan(attention, 0, 1, size, 0, 7, 2, true, false, p);
+        new AttentivePruning().plan(new TokenReducer.TokenRows(attention, 0, 1, size, 0, 7, true, false), 2, p);
         assertArrayEquals(new int[] {0, 1, 2, 3, 4, 4, 4}, Arrays.copyOf(p.target, 7));
         assertEquals(5, p.outTokens);
         assertArrayEquals(new int[] {5, 6}, Arrays.copyOf(p.src, p.merged));
@@ -150,7 +150,7 @@ class TokenReducerTest {
     void pruneBreaksTiesTowardsLowerPositionsAndKeepsTheDistillationToken() {
         float[] attention = {0.5f, 0.3f, 0.05f, 0.05f, 0.05f, 0.05f};
         MergePlan p = new MergePlan(6);
-        new AttentivePruning().plan(attention, 0, 1, new float[] {1, 1, 1, 1, 1, 1}, 0, 6, 1, true, true, p);
+        new AttentivePruning().plan(new TokenReducer.TokenRows(attention, 0, 1, new float[] {1, 1, 1, 1, 1, 1}, 0, 6, true, true), 1, p);
         // tokens 2..5 tie: 2 and 3 are kept, 4 and 5 fused, and the distillation token stays second
         assertArrayEquals(new int[] {0, 1, 2, 3, 4, 4}, Arrays.copyOf(p.target, 6));
         assertNotNull(new AttentivePruning().unsupported(false, false));
@@ -168,7 +168,7 @@ class TokenReducerTest {
         float[] x = {7, 0, 0.1f, 5, 5.2f, 10};
         float[] size = {1, 1, 1, 1, 1, 1};
         MergePlan p = new MergePlan(6);
-        new TokenPooling().plan(x, 0, 1, size, 0, 6, 2, true, false, p);
+        new TokenPooling().plan(new TokenReducer.TokenRows(x, 0, 1, size, 0, 6, true, false), 2, p);
         assertArrayEquals(new int[] {0, 1, 1, 2, 2, 3}, Arrays.copyOf(p.target, 6));
         assertEquals(4, p.outTokens);
         // non-medoids into their medoids: 0.1 into 0 (position 1), 5.2 into 5 (position 3)
@@ -190,7 +190,7 @@ class TokenReducerTest {
         float[] x = {7, 0, 0.1f, 5, 5.2f, 10};
         float[] size = {1, 1, 1, 1, 3, 1};
         MergePlan p = new MergePlan(6);
-        new TokenPooling().plan(x, 0, 1, size, 0, 6, 2, true, false, p);
+        new TokenPooling().plan(new TokenReducer.TokenRows(x, 0, 1, size, 0, 6, true, false), 2, p);
         assertArrayEquals(new int[] {0, 1, 1, 2, 2, 3}, Arrays.copyOf(p.target, 6));
         assertArrayEquals(new int[] {2, 3}, Arrays.copyOf(p.src, p.merged));
         assertArrayEquals(new int[] {1, 4}, Arrays.copyOf(p.dst, p.merged));
@@ -206,7 +206,7 @@ class TokenReducerTest {
         float[] size = new float[10];
         Arrays.fill(size, 1);
         MergePlan p = new MergePlan(10);
-        new TokenPooling().plan(x, 0, 4, size, 0, 10, 4, false, false, p);
+        new TokenPooling().plan(new TokenReducer.TokenRows(x, 0, 4, size, 0, 10, false, false), 4, p);
         assertEquals(6, p.outTokens);
         assertArrayEquals(new int[] {0, 1, 2, 3, 4, 5, 0, 0, 0, 0}, Arrays.copyOf(p.target, 10));
     }

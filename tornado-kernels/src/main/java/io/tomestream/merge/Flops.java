@@ -1,6 +1,6 @@
-package io.tomestream.model;
+package io.tomestream.merge;
 
-import io.tomestream.merge.TokenReducer;
+import io.tomestream.model.ModelConfig;
 
 /** Multiply-adds ×2 of one image's forward pass, given the tokens each block saw. */
 public final class Flops {

@@ -87,10 +87,10 @@ class DemoTest {
     void percentilesAreNearestRank() {
         long[] sorted = new long[100];
         for (int i = 0; i < 100; i++) sorted[i] = i + 1;
-        assertEquals(50L, Demo.percentile(sorted, 0.5));
-        assertEquals(99L, Demo.percentile(sorted, 0.99));
-        assertEquals(7L, Demo.percentile(new long[] {7}, 0.99));
-        assertNull(Demo.percentile(new long[0], 0.5));
+        assertEquals(50L, io.tomestream.metrics.Percentile.nearestRank(sorted, 0.5));
+        assertEquals(99L, io.tomestream.metrics.Percentile.nearestRank(sorted, 0.99));
+        assertEquals(7L, io.tomestream.metrics.Percentile.nearestRank(new long[] {7}, 0.99));
+        assertNull(io.tomestream.metrics.Percentile.nearestRank(new long[0], 0.5));
     }
 
     private interface Body {

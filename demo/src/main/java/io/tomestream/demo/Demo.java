@@ -3,7 +3,7 @@ package io.tomestream.demo;
 import io.tomestream.dataset.FashionMnist;
 import io.tomestream.classify.Classifier;
 import io.tomestream.config.Settings;
-import io.tomestream.json.Json;
+import io.tomestream.metrics.Percentile;
 import io.tomestream.metrics.PipelineMetrics;
 import io.tomestream.model.ModelConfig;
 import io.tomestream.model.ModelException;
@@ -53,6 +53,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
@@ -115,7 +116,7 @@ public final class Demo {
      * @param datasetDir where the gzipped Fashion-MNIST IDX files are
      * @param rate       events per second to produce at; 0 = as fast as possible
      */
-    public record Options(int events, int bad, String model, String data, Path datasetDir, String tome,
+    public record Options(int events, int bad, String model, String data, Path datasetDir, String budget,
                           int partitions, int threads, double rate) {
         public static Options defaults() {
             return new Options(500, 5, null, "auto", FashionMnist.DEBIAN_DIR, "0", 3, 0, 0);
@@ -123,43 +124,43 @@ public final class Demo {
 
         /** {@code --budget auto}: the load-adaptive budget. */
         boolean budgetIsAuto() {
-            return tome.strip().equalsIgnoreCase(Settings.AUTO);
+            return budget.strip().equalsIgnoreCase(Settings.AUTO);
         }
 
         public Options withEvents(int n) {
-            return new Options(n, bad, model, data, datasetDir, tome, partitions, threads, rate);
+            return new Options(n, bad, model, data, datasetDir, budget, partitions, threads, rate);
         }
 
         public Options withBad(int n) {
-            return new Options(events, n, model, data, datasetDir, tome, partitions, threads, rate);
+            return new Options(events, n, model, data, datasetDir, budget, partitions, threads, rate);
         }
 
         public Options withModel(String m) {
-            return new Options(events, bad, m, data, datasetDir, tome, partitions, threads, rate);
+            return new Options(events, bad, m, data, datasetDir, budget, partitions, threads, rate);
         }
 
         public Options withData(String d) {
-            return new Options(events, bad, model, d, datasetDir, tome, partitions, threads, rate);
+            return new Options(events, bad, model, d, datasetDir, budget, partitions, threads, rate);
         }
 
         public Options withDatasetDir(Path d) {
-            return new Options(events, bad, model, data, d, tome, partitions, threads, rate);
+            return new Options(events, bad, model, data, d, budget, partitions, threads, rate);
         }
 
-        public Options withTome(String t) {
+        public Options withBudget(String t) {
             return new Options(events, bad, model, data, datasetDir, t, partitions, threads, rate);
         }
 
         public Options withPartitions(int p) {
-            return new Options(events, bad, model, data, datasetDir, tome, p, threads, rate);
+            return new Options(events, bad, model, data, datasetDir, budget, p, threads, rate);
         }
 
         public Options withThreads(int t) {
-            return new Options(events, bad, model, data, datasetDir, tome, partitions, t, rate);
+            return new Options(events, bad, model, data, datasetDir, budget, partitions, t, rate);
         }
 
         public Options withRate(double r) {
-            return new Options(events, bad, model, data, datasetDir, tome, partitions, threads, r);
+            return new Options(events, bad, model, data, datasetDir, budget, partitions, threads, r);
         }
     }
 
@@ -169,7 +170,7 @@ public final class Demo {
         NOT_AVRO(DeadLetterReason.SCHEMA_ERROR),
         HUGE_PNG(DeadLetterReason.IMAGE_TOO_LARGE),
         TRUNCATED_PNG(DeadLetterReason.UNDECODABLE_IMAGE),
-        WEBP(DeadLetterReason.UNSUPPORTED_FORMAT);
+        AVIF(DeadLetterReason.UNSUPPORTED_FORMAT);
 
         final DeadLetterReason expected;
 
@@ -234,7 +235,7 @@ public final class Demo {
         KafkaStreams streams = null;
         try {
             classifier = Classifier.open(modelDir, Classifier.Options.defaults()
-                    .withTome(options.budgetIsAuto() ? "0" : options.tome()).withThreads(options.threads()).withTopK(3));
+                    .withBudget(options.budgetIsAuto() ? "0" : options.budget()).withThreads(options.threads()).withTopK(3));
             ModelConfig config = classifier.config();
             boolean fmnistModel = isFashionMnistModel(config);
             String data = switch (options.data()) {
@@ -258,7 +259,7 @@ public final class Demo {
             Settings settings = Settings.of(Map.ofEntries(
                     Map.entry(Settings.MODEL_DIR, modelDir),
                     Map.entry(Settings.MODEL_VERSION, "demo"),
-                    Map.entry(Settings.BUDGET, options.tome()),
+                    Map.entry(Settings.BUDGET, options.budget()),
                     Map.entry(Settings.METRICS_PORT, "0"),
                     Map.entry(Settings.TOPIC_INPUT, INPUT),
                     Map.entry(Settings.TOPIC_OUTPUT, OUTPUT),
@@ -386,7 +387,7 @@ public final class Demo {
             case NOT_AVRO -> "this is not an Avro ImageEvent".getBytes(StandardCharsets.UTF_8);
             case HUGE_PNG -> pngClaiming(20000, 20000);
             case TRUNCATED_PNG -> Arrays.copyOf(goodPng, goodPng.length / 2);
-            case WEBP -> "RIFF\u0024\0\0\0WEBPVP8 \u0018\0\0\0".getBytes(StandardCharsets.ISO_8859_1);
+            case AVIF -> Arrays.copyOf("\0\0\0\u001cftypavif".getBytes(StandardCharsets.ISO_8859_1), 32);
         };
     }
 
@@ -610,7 +611,7 @@ public final class Demo {
                 .setEventId(p.id())
                 .setEventTime(Instant.now())
                 .setSource("tomestream-demo")
-                .setContentType(p.bad() == BadKind.WEBP ? "image/webp" : "image/png")
+                .setContentType(p.bad() == BadKind.AVIF ? "image/avif" : "image/png")
                 .setImage(ByteBuffer.wrap(p.image()))
                 .setAttributes(attributes)
                 .build();
@@ -629,7 +630,7 @@ public final class Demo {
     }
 
     private void printSummary(Classifier classifier, String data, List<Planned> plan, Results r) {
-        Long p50 = percentile(r.latenciesMs(), 0.50), p99 = percentile(r.latenciesMs(), 0.99);
+        Long p50 = Percentile.nearestRank(r.latenciesMs(), 0.50), p99 = Percentile.nearestRank(r.latenciesMs(), 0.99);
         Double accuracy = r.labelled() > 0 ? round((double) r.correct() / r.labelled(), 4) : null;
         double rate = r.seconds() > 0 ? round((r.classified() + r.deadLettered()) / r.seconds(), 1) : 0;
         int bad = (int) plan.stream().filter(p -> p.bad() != null).count();
@@ -655,23 +656,20 @@ public final class Demo {
         if (r.duplicates() > 0 || r.missing() > 0) {
             out.printf(Locale.ROOT, "INCOMPLETE    %d events without a result, %d duplicate results%n", r.missing(), r.duplicates());
         }
-        Map<String, Object> json = new LinkedHashMap<>();
-        json.put("produced", r.produced());
-        json.put("classified", r.classified());
-        json.put("dlq", r.deadLettered());
-        json.put("events_per_s", rate);
-        json.put("p50_ms", p50);
-        json.put("p99_ms", p99);
-        json.put("accuracy", accuracy);
-        out.println(Json.write(json));
+        try {
+            out.println(JSON.writeValueAsString(new Summary(r.produced(), r.classified(), r.deadLettered(), rate, p50, p99, accuracy)));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException("the summary as JSON", e);
+        }
         out.flush();
     }
 
-    /** Nearest-rank percentile of sorted values; null when there are none. */
-    public static Long percentile(long[] sorted, double p) {
-        if (sorted.length == 0) return null;
-        int rank = (int) Math.ceil(p * sorted.length);
-        return sorted[Math.clamp(rank - 1, 0, sorted.length - 1)];
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
+    /** The summary's last line, for scripts: accuracy and the percentiles are null when unknown. */
+    record Summary(long produced, long classified, @JsonProperty("dlq") long deadLettered,
+                   @JsonProperty("events_per_s") double eventsPerSecond, @JsonProperty("p50_ms") Long p50Ms,
+                   @JsonProperty("p99_ms") Long p99Ms, Double accuracy) {
     }
 
     private static double round(double v, int places) {

@@ -1,5 +1,7 @@
-package io.tomestream.model;
+package io.tomestream.merge;
 
+import io.tomestream.model.ModelConfig;
+import io.tomestream.model.VitModel;
 import io.tomestream.Fixtures;
 import org.junit.jupiter.api.Test;
 

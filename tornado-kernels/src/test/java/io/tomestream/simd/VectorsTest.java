@@ -1,4 +1,4 @@
-package io.tomestream.backend;
+package io.tomestream.simd;
 
 import jdk.incubator.vector.FloatVector;
 import org.junit.jupiter.api.Test;
