@@ -40,8 +40,9 @@ final class AppSettings {
             .define(BATCH_COALESCE_MS, Type.LONG, 5L, new Bounds(0, 60_000), Importance.LOW,
                     "With several stream threads (num.stream.threads), how long the shared engine waits for other threads' events to fill a batch.")
             .define(THREADS, Type.INT, 0, new Bounds(0, 1024), Importance.MEDIUM, "Engine threads; 0 = one per core.")
-            .define(BACKEND, Type.STRING, "auto", new OneOf(List.of("auto", "cpu", "tornado")), Importance.MEDIUM,
-                    "auto takes a TornadoVM accelerator when there is one and the CPU otherwise.")
+            .define(BACKEND, Type.STRING, "auto", new NotEmpty(), Importance.MEDIUM,
+                    "auto, cpu, tornado or another installed backend provider's name: auto takes a TornadoVM accelerator when there"
+                            + " is one and the CPU otherwise.")
             .define(TOP_K, Type.INT, 5, new Bounds(1, 1000), Importance.LOW, "Classes in each Classification's top-k.")
             .define(IMAGE_MAX_BYTES, Type.INT, 16 << 20, new Bounds(1, Integer.MAX_VALUE - 64), Importance.MEDIUM,
                     "Larger payloads are dead-lettered as PAYLOAD_TOO_LARGE.")

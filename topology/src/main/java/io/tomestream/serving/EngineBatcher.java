@@ -99,8 +99,10 @@ public final class EngineBatcher implements AutoCloseable {
         if (images.isEmpty()) return new Result(List.of(), controller.ladder().getFirst());
         if (closed) throw new IllegalStateException("the engine batcher is closed");
         Request r = new Request(List.copyOf(images), oldestEventTimeMs, new CompletableFuture<>());
-        queuedImages.addAndGet(images.size());
+        // Queued first, counted second: whoever sees the count sees the submission in the queue, in order.
+        // The dispatcher may take it (and subtract) before the count goes up; readers clamp at 0.
         queue.add(r);
+        queuedImages.addAndGet(images.size());
         try {
             return r.done().get();
         } catch (InterruptedException e) {
@@ -161,7 +163,7 @@ public final class EngineBatcher implements AutoCloseable {
             images.addAll(r.images());
         }
         try {
-            long backlog = queuedImages.get() + Math.max(0, bufferedInTasks.get()) + Math.max(0, lag.getAsLong());
+            long backlog = Math.max(0, queuedImages.get()) + Math.max(0, bufferedInTasks.get()) + Math.max(0, lag.getAsLong());
             int index = controller.choose(total, backlog, oldest);
             Rung rung = controller.ladder().get(index);
             Timed t = engine.classify(images, rung.rPerBlock());
@@ -194,7 +196,7 @@ public final class EngineBatcher implements AutoCloseable {
 
     /** Images submitted and not yet in a running batch. */
     long queuedImages() {
-        return queuedImages.get();
+        return Math.max(0, queuedImages.get());
     }
 
     boolean busy() {
