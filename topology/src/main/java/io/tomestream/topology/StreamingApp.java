@@ -120,16 +120,23 @@ public final class StreamingApp {
             log.info("Kafka Streams {} -> {}", before, now);
             if (now == KafkaStreams.State.NOT_RUNNING || now == KafkaStreams.State.ERROR) stopped.countDown();
         });
-        // Our processor handles every per-record failure, so what arrives here is Kafka-level (fenced
-        // producer, a registry outage longer than registry.retry.max.ms, ...). Exiting lets the platform restart the process cleanly.
+        // Our processor handles every per-record failure, so what arrives here is Kafka-level. A broker
+        // failover's transient fault gets a new stream thread (ThreadReplacements); anything else (a refusal,
+        // a registry outage longer than registry.retry.max.ms, ...) exits, for the platform to restart the process.
+        ThreadReplacements replacements = new ThreadReplacements(System::currentTimeMillis);
         s.setUncaughtExceptionHandler(e -> {
             KafkaRefusal refusal = KafkaRefusal.of(e);
             if (refusal != null) {
                 refused = refusal;
                 log.error("{}; shutting down", refusal.getMessage());
-            } else {
-                log.error("a stream thread failed; shutting down: {}", e.toString(), e);
+                return StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
             }
+            if (replacements.allow(e)) {
+                metrics.retry("broker");
+                log.warn("a stream thread failed on a transient broker fault; replacing it (its open transaction aborts): {}", e.toString());
+                return StreamThreadExceptionResponse.REPLACE_THREAD;
+            }
+            log.error("a stream thread failed; shutting down: {}", e.toString(), e);
             return StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
         });
         kafkaMetrics = new KafkaStreamsMetrics(s); // includes records-lag-max, the consumer lag
