@@ -1,19 +1,16 @@
 package io.tomestream.demo;
 
+import io.tomestream.cli.CliCommand;
 import io.tomestream.cli.Main;
 import io.tomestream.cli.Version;
 import io.tomestream.model.ModelException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
-import picocli.CommandLine.Spec;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.concurrent.Callable;
 
 /**
  * {@code bin/tomestream demo}: see {@link Demo}. A module and a main of its own, so that the app's
@@ -23,11 +20,7 @@ import java.util.concurrent.Callable;
         sortOptions = false, description = {
         "The whole pipeline on this machine: an in-process KRaft broker, the topology, N image events",
         "(Fashion-MNIST for a Fashion-MNIST model) plus N bad ones; prints a summary, the last line JSON."})
-public final class DemoMain implements Callable<Integer> {
-    @Spec
-    CommandSpec spec;
-    private final PrintStream out;
-    private final PrintStream err;
+public final class DemoMain extends CliCommand {
 
     @Option(names = "--events", defaultValue = "500", paramLabel = "N", description = "Good image events.")
     int events;
@@ -50,8 +43,7 @@ public final class DemoMain implements Callable<Integer> {
     double rate;
 
     private DemoMain(PrintStream out, PrintStream err) {
-        this.out = out;
-        this.err = err;
+        super(out, err);
     }
 
     public static void main(String[] argv) {
@@ -62,15 +54,6 @@ public final class DemoMain implements Callable<Integer> {
     public static int run(String[] argv, PrintStream out, PrintStream err) {
         String[] args = argv.length > 0 && argv[0].equals("demo") ? Arrays.copyOfRange(argv, 1, argv.length) : argv;
         return Main.configure(new CommandLine(new DemoMain(out, err)), out, err).execute(args);
-    }
-
-    private ParameterException usage(String message) {
-        return new ParameterException(spec.commandLine(), message);
-    }
-
-    private int atLeast(String option, int value, int min) {
-        if (value < min) throw usage(option + " must be at least " + min + ", got " + value);
-        return value;
     }
 
     static final class DataNames implements Iterable<String> {

@@ -52,14 +52,8 @@ class BrokerOutageFaultIT {
             }
             BrokerProcess again = BrokerProcess.start(dir.resolve("kafka"), dir.resolve("kafka.log"), Duration.ofSeconds(120), port, controllerPort);
             try (again; OutputWatcher watcher = new OutputWatcher(bootstrap, output, dlq)) {
-                long t0 = System.nanoTime();
-                producerThread.join(180_000);
-                assertEquals(null, producerThread.failure.get(), "the producer delivered everything");
-                Pipelines.await(Duration.ofSeconds(180), () -> {
-                    instance.assertAlive();
-                    return watcher.distinct() >= EVENTS;
-                }, () -> EVENTS + " classified after the outage, have " + watcher.distinct());
-                System.out.printf("[tomestream-it] broker outage: all %d results %.1f s after the broker came back%n", EVENTS, (System.nanoTime() - t0) / 1e9);
+                double seconds = Pipelines.awaitAllResults(producerThread, watcher, instance, EVENTS);
+                System.out.printf("[tomestream-it] broker outage: all %d results %.1f s after the broker came back%n", EVENTS, seconds);
                 Pipelines.await(Duration.ofSeconds(60), () -> Pipelines.committed(again.admin(), app, input) == EVENTS,
                         () -> "committed offsets " + Pipelines.committed(again.admin(), app, input) + " of " + EVENTS);
                 Pipelines.assertEachClassifiedOnce(bootstrap, output, dlq, EVENTS);

@@ -324,6 +324,21 @@ final class Pipelines {
         if (attempted < committed) throw new AssertionError("attempts " + attempted + " below commits " + committed);
     }
 
+    /**
+     * Waits for {@code producer} to have delivered all its events and for {@code events} distinct
+     * results, with {@code instance} alive throughout; returns the seconds it took.
+     */
+    static double awaitAllResults(PacedProducer producer, OutputWatcher watcher, AppProcess instance, int events) throws InterruptedException {
+        long t0 = System.nanoTime();
+        producer.join(180_000);
+        if (producer.failure.get() != null) throw new AssertionError("the producer delivered everything", producer.failure.get());
+        await(Duration.ofSeconds(180), () -> {
+            instance.assertAlive();
+            return watcher.distinct() >= events;
+        }, () -> events + " results, have " + watcher.distinct());
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
     /** Polls {@code condition} every 100 ms until it holds; fails with {@code what} after {@code timeout}. */
     static void await(Duration timeout, BooleanSupplier condition, Supplier<String> what) {
         long deadline = System.nanoTime() + timeout.toNanos();

@@ -88,15 +88,9 @@ class ReplicatedClusterFaultIT {
                         Thread.sleep(10_000);
                         instance.assertAlive();
                         leaderNode.start();
-                        long t0 = System.nanoTime();
-                        producerThread.join(180_000);
-                        assertEquals(null, producerThread.failure.get(), "the producer delivered everything");
-                        Pipelines.await(Duration.ofSeconds(180), () -> {
-                            instance.assertAlive();
-                            return watcher.distinct() >= EVENTS;
-                        }, () -> EVENTS + " results, have " + watcher.distinct());
+                        double seconds = Pipelines.awaitAllResults(producerThread, watcher, instance, EVENTS);
                         System.out.printf("[tomestream-it] replicated: all %d results %.1f s after node %d came back, node %d still down%n",
-                                EVENTS, (System.nanoTime() - t0) / 1e9, leader, down.id);
+                                EVENTS, seconds, leader, down.id);
                     }
                     Pipelines.await(Duration.ofSeconds(60), () -> Pipelines.committed(admin, app, input) == EVENTS,
                             () -> "committed offsets " + Pipelines.committed(admin, app, input) + " of " + EVENTS);

@@ -14,27 +14,27 @@ import java.util.concurrent.Callable;
  * What every subcommand shares: results go to {@code out}, progress and problems to {@code err}, and
  * a bad argument is a {@link ParameterException}, which {@link Main} prints as one line with exit code 2.
  */
-abstract class CliCommand implements Callable<Integer> {
+public abstract class CliCommand implements Callable<Integer> {
     @Spec
-    CommandSpec spec;
-    final PrintStream out;
-    final PrintStream err;
+    protected CommandSpec spec;
+    protected final PrintStream out;
+    protected final PrintStream err;
 
-    CliCommand(PrintStream out, PrintStream err) {
+    protected CliCommand(PrintStream out, PrintStream err) {
         this.out = out;
         this.err = err;
     }
 
-    ParameterException usage(String message) {
+    protected ParameterException usage(String message) {
         return new ParameterException(spec.commandLine(), message);
     }
 
-    int atLeast(String option, int value, int min) {
+    protected int atLeast(String option, int value, int min) {
         if (value < min) throw usage(option + " must be at least " + min + ", got " + value);
         return value;
     }
 
-    String reducer(String name) {
+    protected String reducer(String name) {
         String r = name.strip();
         if (!TokenReducer.NAMES.contains(r)) {
             throw usage("--reducer takes names from " + String.join(", ", TokenReducer.NAMES) + ", got '" + r + "'");
