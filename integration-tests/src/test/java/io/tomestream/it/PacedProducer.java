@@ -51,7 +51,7 @@ final class PacedProducer extends Thread {
                 String key = "evt-" + (first + i);
                 producer.send(new ProducerRecord<>(topic, key, serde.encode(Pipelines.event(key, Pipelines.image((first + i) % Pipelines.IMAGES), "image/png"))),
                         (md, e) -> {
-                            if (e != null) failure.compareAndSet(null, e);
+                            if (e != null && failure.compareAndSet(null, e)) Diagnostics.printKafkaThreads("paced producer: " + e);
                         });
                 sent.incrementAndGet();
             }
