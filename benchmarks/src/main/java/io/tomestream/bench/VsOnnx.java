@@ -1,11 +1,11 @@
 package io.tomestream.bench;
 
-import io.tomestream.backend.CpuBackend;
+import io.tomestream.backend.cpu.CpuBackend;
 import io.tomestream.backend.ForwardResult;
-import io.tomestream.backend.MatMul;
-import io.tomestream.backend.PackedMatrix;
+import io.tomestream.backend.cpu.MatMul;
+import io.tomestream.backend.cpu.PackedMatrix;
 import io.tomestream.backend.Phase;
-import io.tomestream.backend.WorkerPool;
+import io.tomestream.backend.cpu.WorkerPool;
 import io.tomestream.json.Json;
 import io.tomestream.merge.Schedule;
 import io.tomestream.model.ModelConfig;
@@ -178,14 +178,13 @@ public final class VsOnnx {
         for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
         for (int i = 0; i < w.length; i++) w[i] = (float) rnd.nextGaussian();
         PackedMatrix packed = new PackedMatrix(w, null, n, k);
-        MatMul mm = new MatMul();
         try (WorkerPool pool = new WorkerPool(threads)) {
-            for (int i = 0; i < 20; i++) mm.run(pool, a, 0, m, packed, c, 0, false, MatMul.Epilogue.NONE);
+            for (int i = 0; i < 20; i++) MatMul.run(pool, a, 0, m, packed, c, 0, false, MatMul.Epilogue.NONE);
             double best = Double.MAX_VALUE;
             long end = System.nanoTime() + 1_000_000_000L;
             for (int i = 0; i < 10 || System.nanoTime() < end; i++) {
                 long t0 = System.nanoTime();
-                mm.run(pool, a, 0, m, packed, c, 0, false, MatMul.Epilogue.NONE);
+                MatMul.run(pool, a, 0, m, packed, c, 0, false, MatMul.Epilogue.NONE);
                 best = Math.min(best, (System.nanoTime() - t0) / 1e9);
             }
             return 2.0 * m * n * k / best / 1e9;

@@ -113,7 +113,7 @@ class DeployConfigTest {
         if (LAUNCHER_VARS.contains(name)) return read(Pipelines.ROOT.resolve("bin/tomestream")).contains(name) ? null : name + ": bin/tomestream doesn't read it";
         if (TORNADO_VARS.contains(name)) {
             boolean read = read(Pipelines.ROOT.resolve("bin/tomestream")).contains(name)
-                    || read(Pipelines.ROOT.resolve("tornado-kernels/src/main/java/io/tomestream/backend/Backends.java")).contains(name);
+                    || read(Pipelines.ROOT.resolve("tornado-kernels/src/main/java/io/tomestream/backend/select/Backends.java")).contains(name);
             return read ? null : name + ": neither bin/tomestream nor the backend selection reads it";
         }
         if (!name.startsWith("TOMESTREAM_")) return name + ": not a tomestream variable";

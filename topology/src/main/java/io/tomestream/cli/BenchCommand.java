@@ -1,7 +1,9 @@
 package io.tomestream.cli;
 
+import io.tomestream.backend.select.BackendChoice;
+import io.tomestream.merge.Reducer;
 import io.tomestream.backend.Backend;
-import io.tomestream.backend.Backends;
+import io.tomestream.backend.select.Backends;
 import io.tomestream.backend.ForwardResult;
 import io.tomestream.merge.Schedule;
 import io.tomestream.merge.Flops;
@@ -31,7 +33,7 @@ final class BenchCommand extends CliCommand {
     @Option(names = "--model", required = true, paramLabel = "DIR|random:ARCH", description = "A timm model folder, or random weights of a timm architecture.")
     String modelDir;
     @Option(names = "--reducer", defaultValue = "tome", completionCandidates = Reducers.class, description = "Token reducer: ${COMPLETION-CANDIDATES}.")
-    String reducerName;
+    Reducer reducer;
     @Option(names = {"--budget", "--tome"}, defaultValue = "0", paramLabel = "SPEC[;SPEC...]", description = "Budgets to time beside 0 (see tomestream --help).")
     String budget;
     @Option(names = "--batch", defaultValue = "8", paramLabel = "B", description = "Images per forward pass.")
@@ -43,7 +45,7 @@ final class BenchCommand extends CliCommand {
     @Option(names = "--warmup", defaultValue = "2", paramLabel = "S", description = "Warm-up seconds, untimed.")
     double warmupSeconds;
     @Option(names = "--backend", defaultValue = "auto", completionCandidates = BackendNames.class, description = "${COMPLETION-CANDIDATES}.")
-    String backendName;
+    BackendChoice backend;
 
     BenchCommand(PrintStream out, PrintStream err) {
         super(out, err);
@@ -56,7 +58,6 @@ final class BenchCommand extends CliCommand {
         Set<String> specs = new LinkedHashSet<>();
         specs.add("0"); // the baseline every speedup is measured against
         for (String s : budget.split(";")) if (!s.isBlank()) specs.add(s.strip());
-        String reducer = reducer(reducerName);
 
         VitModel model = VitModel.load(modelDir);
         ModelConfig cfg = model.config();
@@ -69,7 +70,7 @@ final class BenchCommand extends CliCommand {
         SplittableRandom rnd = new SplittableRandom(7);
         for (int i = 0; i < pixels.length; i++) pixels[i] = (float) (rnd.nextDouble() * 4 - 2);
 
-        try (Backend backend = Backends.create(backendName, model, threads, reducer, batch)) {
+        try (Backend backend = Backends.create(this.backend, model, threads, reducer, batch)) {
             err.printf("tomestream bench: %s (%s), batch %d, %s, reducer %s, warming up...%n", model.id(), cfg.architecture(),
                     batch, backend.device(), reducer);
             ForwardResult result = new ForwardResult();
@@ -102,7 +103,7 @@ final class BenchCommand extends CliCommand {
             out.printf("model %s (%s), batch %d, threads %d, backend %s, reducer %s, %d rounds%n%n", model.id(), cfg.architecture(),
                     batch, threads, backend.device(), reducer, rounds);
             out.printf("| %s | img/s | ms/batch | tokens at last block | GFLOPs/img | speedup |%n",
-                    reducer.equals("tome") ? "ToMe" : reducer + " budget");
+                    reducer == Reducer.TOME ? "ToMe" : reducer + " budget");
             out.println("|---|---:|---:|---:|---:|---:|");
             double base = median(millis.getFirst());
             for (int i = 0; i < names.size(); i++) {

@@ -1,5 +1,7 @@
 package io.tomestream.cli;
 
+import io.tomestream.backend.select.BackendChoice;
+import io.tomestream.merge.Reducer;
 import io.tomestream.classify.Classifier;
 import io.tomestream.classify.Outcome;
 import io.tomestream.classify.Prediction;
@@ -24,13 +26,13 @@ final class ClassifyCommand extends CliCommand {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "A timm model folder (config.json and model.safetensors).")
     String model;
     @Option(names = "--reducer", defaultValue = "tome", completionCandidates = Reducers.class, description = "Token reducer: ${COMPLETION-CANDIDATES}.")
-    String reducer;
+    Reducer reducer;
     @Option(names = {"--budget", "--tome"}, defaultValue = "0", paramLabel = "SPEC", description = "Tokens removed per block (see below).")
     String budget;
     @Option(names = "--top", defaultValue = "5", paramLabel = "K", description = "Classes to print per image.")
     int top;
     @Option(names = "--backend", defaultValue = "auto", completionCandidates = BackendNames.class, description = "${COMPLETION-CANDIDATES}.")
-    String backend;
+    BackendChoice backend;
     @Option(names = "--threads", defaultValue = "0", paramLabel = "T", description = "CPU threads; 0 = one per core.")
     int threads;
     @Option(names = "--batch", defaultValue = "16", paramLabel = "B", description = "Images per forward pass.")
@@ -58,7 +60,7 @@ final class ClassifyCommand extends CliCommand {
         atLeast("--threads", threads, 0);
         Classifier.Options options = Classifier.Options.defaults()
                 .withBudget(budget)
-                .withReducer(reducer(reducer))
+                .withReducer(reducer)
                 .withBackend(backend)
                 .withThreads(threads)
                 .withTopK(top)

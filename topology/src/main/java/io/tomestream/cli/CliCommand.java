@@ -1,13 +1,13 @@
 package io.tomestream.cli;
 
-import io.tomestream.merge.TokenReducer;
+import io.tomestream.backend.select.BackendChoice;
+import io.tomestream.merge.Reducer;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 import java.io.PrintStream;
 import java.util.Iterator;
-import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
@@ -34,27 +34,19 @@ public abstract class CliCommand implements Callable<Integer> {
         return value;
     }
 
-    protected String reducer(String name) {
-        String r = name.strip();
-        if (!TokenReducer.NAMES.contains(r)) {
-            throw usage("--reducer takes names from " + String.join(", ", TokenReducer.NAMES) + ", got '" + r + "'");
-        }
-        return r;
-    }
-
     /** The reducers, for completion and help. */
     static final class Reducers implements Iterable<String> {
         @Override
         public Iterator<String> iterator() {
-            return TokenReducer.NAMES.iterator();
+            return Reducer.labels().iterator();
         }
     }
 
-    /** The backends {@code io.tomestream.backend.Backends.create} takes. */
+    /** The backends, for completion and help. */
     static final class BackendNames implements Iterable<String> {
         @Override
         public Iterator<String> iterator() {
-            return List.of("auto", "cpu", "tornado").iterator();
+            return BackendChoice.labels().iterator();
         }
     }
 }

@@ -1,6 +1,6 @@
 package io.tomestream.cli;
 
-import io.tomestream.backend.Backends;
+import io.tomestream.backend.select.Backends;
 import picocli.CommandLine.Command;
 
 import java.io.PrintStream;

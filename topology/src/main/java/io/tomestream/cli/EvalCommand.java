@@ -1,6 +1,8 @@
 package io.tomestream.cli;
 
-import io.tomestream.backend.Backends;
+import io.tomestream.backend.select.BackendChoice;
+import io.tomestream.merge.Reducer;
+import io.tomestream.backend.select.Backends;
 import io.tomestream.dataset.FashionMnist;
 import io.tomestream.eval.AccuracyPlot;
 import io.tomestream.eval.Evaluation;
@@ -37,7 +39,7 @@ final class EvalCommand extends CliCommand {
     Integer limit;
     @Option(names = "--reducer", defaultValue = "tome", paramLabel = "R[,R...]", split = ",", completionCandidates = Reducers.class,
             description = "Token reducers: ${COMPLETION-CANDIDATES}.")
-    List<String> reducerNames;
+    List<Reducer> reducers;
     @Option(names = {"--budget", "--tome"}, defaultValue = "8", paramLabel = "SPEC[;SPEC...]", description = "Budgets, each beside 0.")
     String budget;
     @Option(names = "--batch", defaultValue = "64", paramLabel = "B", description = "Images per forward pass.")
@@ -45,7 +47,7 @@ final class EvalCommand extends CliCommand {
     @Option(names = "--threads", paramLabel = "T", description = "CPU threads (default: one per core).")
     Integer threadCount;
     @Option(names = "--backend", defaultValue = "auto", completionCandidates = BackendNames.class, description = "${COMPLETION-CANDIDATES}.")
-    String backend;
+    BackendChoice backend;
     @Option(names = "--warmup", defaultValue = "1", paramLabel = "S", description = "Warm-up seconds per configuration, untimed.")
     double warmup;
     @Option(names = "--csv", paramLabel = "FILE", description = "Also write the table as CSV.")
@@ -70,8 +72,6 @@ final class EvalCommand extends CliCommand {
         int limit = this.limit == null ? Integer.MAX_VALUE : atLeast("--limit", this.limit, 1);
         atLeast("--batch", batch, 1);
         int threads = threadCount == null ? Backends.defaultThreads() : atLeast("--threads", threadCount, 1);
-        List<String> reducers = new ArrayList<>();
-        for (String r : reducerNames) if (!r.isBlank()) reducers.add(reducer(r));
         List<String> budgets = list(budget, ";");
         if (reducers.isEmpty() || budgets.isEmpty()) throw usage("--reducer and --budget need at least one value each");
         for (String b : budgets) io.tomestream.merge.Schedule.parse(b); // a bad spec fails before any work
@@ -101,7 +101,7 @@ final class EvalCommand extends CliCommand {
         out.println("|---|---|---:|---:|---:|---:|---:|---:|");
         for (Evaluation.Row row : result.rows()) {
             String delta = row.config().isBaseline() ? "" : String.format(Locale.ROOT, "%+.2f", result.delta(row));
-            out.printf(Locale.ROOT, "| %s | %s | %.2f | %s | %.1f | %.2fx | %.3f | %d |%n", row.config().reducer(), row.config().budget(),
+            out.printf(Locale.ROOT, "| %s | %s | %.2f | %s | %.1f | %.2fx | %.3f | %d |%n", row.config().label(), row.config().budget(),
                     row.accuracy(), delta, row.imagesPerSecond(), result.speedup(row), row.gflops(), row.finalTokens());
         }
         try {
@@ -120,7 +120,7 @@ final class EvalCommand extends CliCommand {
     static void writeCsv(Evaluation.Result result, Path file) throws IOException {
         StringBuilder sb = new StringBuilder("reducer,budget,images,correct,top1_percent,delta_top1,img_per_s,speedup,gflops_per_img,final_tokens\n");
         for (Evaluation.Row row : result.rows()) {
-            sb.append(String.format(Locale.ROOT, "%s,\"%s\",%d,%d,%.4f,%.4f,%.3f,%.4f,%.6f,%d%n", row.config().reducer(), row.config().budget(),
+            sb.append(String.format(Locale.ROOT, "%s,\"%s\",%d,%d,%.4f,%.4f,%.3f,%.4f,%.6f,%d%n", row.config().label(), row.config().budget(),
                     row.images(), row.correct(), row.accuracy(), result.delta(row), row.imagesPerSecond(), result.speedup(row), row.gflops(),
                     row.finalTokens()));
         }

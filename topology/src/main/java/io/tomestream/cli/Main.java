@@ -1,5 +1,7 @@
 package io.tomestream.cli;
 
+import io.tomestream.backend.select.BackendChoice;
+import io.tomestream.merge.Reducer;
 import io.tomestream.model.ModelException;
 import io.tomestream.topology.KafkaRefusal;
 import picocli.AutoComplete;
@@ -79,8 +81,19 @@ public final class Main implements Runnable {
         cli.setOut(new PrintWriter(out, true));
         cli.setErr(new PrintWriter(err, true));
         cli.setParameterExceptionHandler(Main::usageError);
+        // Users type the names in lower case; a wrong one is a usage error that lists the right ones.
+        cli.registerConverter(Reducer.class, name -> convert(() -> Reducer.of(name)));
+        cli.registerConverter(BackendChoice.class, name -> convert(() -> BackendChoice.of(name)));
         cli.setExecutionExceptionHandler((e, command, parsed) -> failed(e, command.getErr()));
         return cli;
+    }
+
+    private static <T> T convert(java.util.function.Supplier<T> parse) {
+        try {
+            return parse.get();
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.TypeConversionException(e.getMessage());
+        }
     }
 
     /** {@code tomestream} alone: the usage, as a usage error. */

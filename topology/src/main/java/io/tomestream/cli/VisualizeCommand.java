@@ -1,5 +1,7 @@
 package io.tomestream.cli;
 
+import io.tomestream.backend.select.BackendChoice;
+import io.tomestream.merge.Reducer;
 import io.tomestream.classify.Classifier;
 import io.tomestream.classify.Outcome;
 import io.tomestream.classify.Prediction;
@@ -31,13 +33,13 @@ final class VisualizeCommand extends CliCommand {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "A timm model folder.")
     String modelDir;
     @Option(names = "--reducer", defaultValue = "tome", completionCandidates = Reducers.class, description = "Token reducer: ${COMPLETION-CANDIDATES}.")
-    String reducer;
+    Reducer reducer;
     @Option(names = {"--budget", "--tome"}, defaultValue = "8", paramLabel = "SPEC", description = "Tokens removed per block.")
     String budget;
     @Option(names = "--out", required = true, paramLabel = "FILE.png", description = "The picture to write.")
     Path target;
     @Option(names = "--backend", defaultValue = "auto", completionCandidates = BackendNames.class, description = "${COMPLETION-CANDIDATES}.")
-    String backend;
+    BackendChoice backend;
     @Option(names = "--threads", defaultValue = "0", paramLabel = "T", description = "CPU threads; 0 = one per core.")
     int threads;
     @Parameters(paramLabel = "IMAGE", arity = "0..*", description = "One image file.")
@@ -63,7 +65,7 @@ final class VisualizeCommand extends CliCommand {
         }
         Classifier.Options options = Classifier.Options.defaults()
                 .withBudget(budget)
-                .withReducer(reducer(reducer))
+                .withReducer(reducer)
                 .withBackend(backend)
                 .withThreads(atLeast("--threads", threads, 0))
                 .withTopK(1);

@@ -1,7 +1,8 @@
 package io.tomestream.config;
 
 import io.tomestream.merge.Schedule;
-import io.tomestream.merge.TokenReducer;
+import io.tomestream.backend.select.BackendChoice;
+import io.tomestream.merge.Reducer;
 import org.apache.kafka.common.config.ConfigDef;
 import org.apache.kafka.common.config.ConfigDef.Importance;
 import org.apache.kafka.common.config.ConfigDef.Type;
@@ -24,7 +25,7 @@ final class AppSettings {
             .define(MODEL_DIR, Type.STRING, "", Importance.HIGH, "The model folder (config.json and model.safetensors). Required.")
             .define(MODEL_VERSION, Type.STRING, "unversioned", Importance.LOW,
                     "A version name each Classification and the tomestream_model_info gauge carry.")
-            .define(REDUCER, Type.STRING, "tome", new OneOf(TokenReducer.NAMES), Importance.MEDIUM,
+            .define(REDUCER, Type.STRING, "tome", new OneOf(Reducer.labels()), Importance.MEDIUM,
                     "The token reducer: tome merges similar tokens, prune keeps the tokens the class token attends to, pool clusters tokens.")
             .define(BUDGET, Type.STRING, "", new Budget(BUDGET), Importance.HIGH,
                     "The reducer's budget spec (R, R:INFLECT or R1,R2,...; 0 = off), or auto, the load-adaptive budget."
@@ -40,9 +41,8 @@ final class AppSettings {
             .define(BATCH_COALESCE_MS, Type.LONG, 5L, new Bounds(0, 60_000), Importance.LOW,
                     "With several stream threads (num.stream.threads), how long the shared engine waits for other threads' events to fill a batch.")
             .define(THREADS, Type.INT, 0, new Bounds(0, 1024), Importance.MEDIUM, "Engine threads; 0 = one per core.")
-            .define(BACKEND, Type.STRING, "auto", new NotEmpty(), Importance.MEDIUM,
-                    "auto, cpu, tornado or another installed backend provider's name: auto takes a TornadoVM accelerator when there"
-                            + " is one and the CPU otherwise.")
+            .define(BACKEND, Type.STRING, "auto", new OneOf(BackendChoice.labels()), Importance.MEDIUM,
+                    "auto, cpu or tornado: auto takes a TornadoVM accelerator that beats the CPU when there is one, and the CPU otherwise.")
             .define(TOP_K, Type.INT, 5, new Bounds(1, 1000), Importance.LOW, "Classes in each Classification's top-k.")
             .define(IMAGE_MAX_BYTES, Type.INT, 16 << 20, new Bounds(1, Integer.MAX_VALUE - 64), Importance.MEDIUM,
                     "Larger payloads are dead-lettered as PAYLOAD_TOO_LARGE.")

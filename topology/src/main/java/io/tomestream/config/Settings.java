@@ -1,5 +1,7 @@
 package io.tomestream.config;
 
+import io.tomestream.backend.select.BackendChoice;
+import io.tomestream.merge.Reducer;
 import org.apache.kafka.common.config.AbstractConfig;
 import org.apache.kafka.common.config.ConfigDef;
 import org.apache.kafka.streams.StreamsConfig;
@@ -327,12 +329,12 @@ public final class Settings {
         return v == null ? 1 : Integer.parseInt(v.strip());
     }
 
-    public String reducer() {
-        return get(REDUCER).strip();
+    public Reducer reducer() {
+        return Reducer.of(get(REDUCER));
     }
 
-    public String backend() {
-        return get(BACKEND);
+    public BackendChoice backend() {
+        return BackendChoice.of(get(BACKEND));
     }
 
     /** Engine threads; 0 = one per available processor. */

@@ -1,7 +1,9 @@
 package io.tomestream.eval;
 
+import io.tomestream.backend.select.BackendChoice;
+import io.tomestream.merge.Reducer;
 import io.tomestream.backend.Backend;
-import io.tomestream.backend.Backends;
+import io.tomestream.backend.select.Backends;
 import io.tomestream.backend.ForwardResult;
 import io.tomestream.dataset.FashionMnist;
 import io.tomestream.image.Preprocessor;
@@ -27,12 +29,22 @@ public final class Evaluation {
     private Evaluation() {
     }
 
-    /** One reducer with one budget; {@link #NONE} is the baseline, no reduction at all. */
-    public record Config(String reducer, String budget) {
-        public static final Config NONE = new Config("none", "0");
+    /** One reducer with one budget; {@link #NONE}, without a reducer, is the baseline: no reduction at all. */
+    public record Config(Reducer reducer, String budget) {
+        public static final Config NONE = new Config(null, "0");
 
         public boolean isBaseline() {
-            return reducer.equals(NONE.reducer);
+            return reducer == null;
+        }
+
+        /** The reducer's name, or {@code none} for the baseline. */
+        public String label() {
+            return isBaseline() ? "none" : reducer.label();
+        }
+
+        /** What the forward pass runs with: the baseline removes no token, so any reducer will do. */
+        Reducer runsWith() {
+            return isBaseline() ? Reducer.TOME : reducer;
         }
     }
 
@@ -74,11 +86,10 @@ public final class Evaluation {
     }
 
     /**
-     * @param reducers names from {@link TokenReducer#NAMES}
      * @param budgets  {@link Schedule} specs; those that remove nothing are the baseline and are skipped
      */
-    public static Result run(VitModel model, FashionMnist data, List<String> reducers, List<String> budgets,
-                             String backendName, int threads, int batch, double warmupSeconds, Progress progress) {
+    public static Result run(VitModel model, FashionMnist data, List<Reducer> reducers, List<String> budgets,
+                             BackendChoice backendChoice, int threads, int batch, double warmupSeconds, Progress progress) {
         ModelConfig cfg = model.config();
         if (cfg.numClasses() != FashionMnist.LABEL_NAMES.size()) {
             throw new IllegalArgumentException("the model has " + cfg.numClasses() + " classes and Fashion-MNIST has "
@@ -87,24 +98,23 @@ public final class Evaluation {
         if (data.size() == 0) throw new IllegalArgumentException("no images to evaluate");
         List<Config> configs = new ArrayList<>();
         configs.add(Config.NONE);
-        for (String reducer : new LinkedHashSet<>(reducers)) {
-            TokenReducer probe = TokenReducer.create(reducer);
+        for (Reducer reducer : new LinkedHashSet<>(reducers)) {
+            TokenReducer probe = reducer.create();
             String why = probe.unsupported(cfg.classToken(), model.weights().distilled());
             if (why != null) throw new IllegalArgumentException(why);
             for (String budget : new LinkedHashSet<>(budgets)) {
-                if (!Schedule.parse(budget).isNone()) configs.add(new Config(probe.name(), budget.strip()));
+                if (!Schedule.parse(budget).isNone()) configs.add(new Config(reducer, budget.strip()));
             }
         }
         int n = configs.size();
         int[][] r = new int[n][];
         for (int i = 0; i < n; i++) r[i] = Schedule.parse(configs.get(i).budget()).perLayer(cfg.depth());
 
-        Map<String, Backend> backends = new LinkedHashMap<>();
+        Map<Reducer, Backend> backends = new LinkedHashMap<>();
         try {
             Backend[] backendOf = new Backend[n];
             for (int i = 0; i < n; i++) {
-                String reducer = configs.get(i).isBaseline() ? "tome" : configs.get(i).reducer();
-                backendOf[i] = backends.computeIfAbsent(reducer, name -> Backends.create(backendName, model, threads, name));
+                backendOf[i] = backends.computeIfAbsent(configs.get(i).runsWith(), reducer -> Backends.create(backendChoice, model, threads, reducer));
             }
             Preprocessor prep = new Preprocessor(cfg.input());
             int len = prep.tensorLength(), classes = cfg.numClasses(), total = data.size();
@@ -136,8 +146,7 @@ public final class Evaluation {
                         if (argmax(out.logits, b * classes, classes) == data.label(from + b)) correct[i]++;
                     }
                     finalTokens[i] = out.finalTokens();
-                    String reducer = configs.get(i).isBaseline() ? "tome" : configs.get(i).reducer();
-                    gflops[i] = Flops.perImage(cfg, model.weights().distilled(), out.tokens, reducer) / 1e9;
+                    gflops[i] = Flops.perImage(cfg, model.weights().distilled(), out.tokens, configs.get(i).runsWith()) / 1e9;
                 }
                 if (progress != null) progress.update(from + count, total);
             }

@@ -42,7 +42,7 @@ class PackageGraphTest {
     @Test
     void theEngineReadsBottomUp() {
         Map<String, Set<String>> graph = graph();
-        List<String> layers = List.of("image", "model", "simd", "merge", "backend", "classify");
+        List<String> layers = List.of("image", "model", "simd", "merge", "backend", "backend.cpu", "backend.select", "classify");
         for (int i = 0; i < layers.size(); i++) {
             for (int j = i + 1; j < layers.size(); j++) {
                 String lower = "io.tomestream." + layers.get(i), upper = "io.tomestream." + layers.get(j);

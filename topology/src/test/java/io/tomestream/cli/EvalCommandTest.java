@@ -77,7 +77,7 @@ class EvalCommandTest {
     void evalMistakesAreOneLineErrors(@TempDir Path dir) throws Exception {
         assertUsageError(run("eval", "--model", MODEL, "--dataset-dir", dir.toString()), "Fashion-MNIST (test) is not in");
         writeTestSplit(dir, 3);
-        assertUsageError(run("eval", "--model", MODEL, "--dataset-dir", dir.toString(), "--reducer", "evit"), "--reducer takes names from tome, prune, pool");
+        assertUsageError(run("eval", "--model", MODEL, "--dataset-dir", dir.toString(), "--reducer", "evit"), "unknown reducer 'evit' (available: tome, prune, pool)");
         assertUsageError(run("eval", "--model", MODEL, "--dataset-dir", dir.toString(), "--budget", "4;x"), "spec 'x' doesn't parse");
         assertUsageError(run("eval", "--model", MODEL, "--dataset", "cifar10"), "--dataset must be fashion-mnist");
         assertUsageError(run("eval", "--model", MODEL, "--split", "val"), "unknown split 'val'");

@@ -1,5 +1,6 @@
 package io.tomestream.config;
 
+import io.tomestream.merge.Reducer;
 import io.tomestream.cli.Main;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -56,7 +57,7 @@ class SettingsTest {
         assertEquals(50, s.batchMaxWaitMs());
         assertEquals(16 << 20, s.imageMaxBytes());
         assertEquals(9464, s.metricsPort());
-        assertEquals("auto", s.backend());
+        assertEquals(io.tomestream.backend.select.BackendChoice.AUTO, s.backend());
         assertEquals("image-events", s.topicInput());
         assertEquals("image-events-dlq", s.topicDlq());
         assertEquals(Settings.SINGLE_OBJECT_SERDE, s.valueSerde());
@@ -111,12 +112,12 @@ class SettingsTest {
     @Test
     void theReducerAndItsBudgetAreSettingsWithTomeAsTheBudgetsOlderName() {
         Settings dflt = Settings.of(MINIMAL);
-        assertEquals("tome", dflt.reducer());
+        assertEquals(Reducer.TOME, dflt.reducer());
         assertEquals("0", dflt.budget());
         assertEquals("8:-1", Settings.of(with("tome", "8:-1")).budget(), "old config files keep working");
         Settings pool = Settings.fromCommandLine(new String[] {"--set", "budget=8:-1"},
                 Map.of("TOMESTREAM_MODEL_DIR", "m", "TOMESTREAM_KAFKA_BOOTSTRAP_SERVERS", "k:1", "TOMESTREAM_REDUCER", "pool"));
-        assertEquals("pool", pool.reducer());
+        assertEquals(Reducer.POOL, pool.reducer());
         assertEquals("8:-1", pool.budget());
         assertEquals("8", Settings.of(with("budget", "8", "tome", "8")).budget(), "both, agreeing");
     }

@@ -1,5 +1,6 @@
 package io.tomestream.backend;
 
+import io.tomestream.merge.Reducer;
 import io.tomestream.model.VitModel;
 
 import java.util.List;
@@ -10,7 +11,7 @@ import java.util.List;
  */
 public interface BackendProvider {
 
-    /** The name {@code --backend} takes. */
+    /** The name {@code --backend} takes: the label of its {@code BackendChoice}. */
     String name();
 
     /** Why this backend can't run here, or null when it can. Cheap enough to call at start-up. */
@@ -32,8 +33,8 @@ public interface BackendProvider {
      * @param reducer the token reducer; a provider that doesn't support it throws
      *                {@link IllegalArgumentException} with a one-line reason
      */
-    Backend create(VitModel model, String reducer, int maxBatch);
+    Backend create(VitModel model, Reducer reducer, int maxBatch);
 
     /** Whether it supports this token reducer. */
-    boolean supports(String reducer);
+    boolean supports(Reducer reducer);
 }

@@ -1,11 +1,13 @@
 package io.tomestream.classify;
 
 import io.tomestream.backend.Backend;
-import io.tomestream.backend.Backends;
+import io.tomestream.backend.select.BackendChoice;
+import io.tomestream.backend.select.Backends;
 import io.tomestream.backend.ForwardResult;
-import io.tomestream.backend.WorkerPool;
+import io.tomestream.backend.cpu.WorkerPool;
 import io.tomestream.image.ImageException;
 import io.tomestream.image.Preprocessor;
+import io.tomestream.merge.Reducer;
 import io.tomestream.merge.Schedule;
 import io.tomestream.model.ModelConfig;
 import io.tomestream.model.ModelException;
@@ -28,20 +30,16 @@ public final class Classifier implements AutoCloseable {
     /**
      * @param budget  the budget: a {@link Schedule} spec of the tokens each block removes, for any reducer
      * @param threads 0 picks one per available processor
-     * @param reducer how tokens are removed: {@code budget} (merging), {@code prune} or {@code pool}; see
-     *                {@link io.tomestream.merge.TokenReducer}
+     * @param reducer how tokens are removed (merged, pruned or pooled)
      */
-    public record Options(String budget, String backend, int threads, int topK, String reducer, boolean fastDecode) {
-        public Options(String budget, String backend, int threads, int topK) {
-            this(budget, backend, threads, topK, "tome", false);
-        }
-
-        public Options(String budget, String backend, int threads, int topK, String reducer) {
-            this(budget, backend, threads, topK, reducer, false);
+    public record Options(String budget, BackendChoice backend, int threads, int topK, Reducer reducer, boolean fastDecode) {
+        public Options {
+            if (backend == null) backend = BackendChoice.AUTO;
+            if (reducer == null) reducer = Reducer.TOME;
         }
 
         public static Options defaults() {
-            return new Options("0", "auto", 0, 5, "tome", false);
+            return new Options("0", BackendChoice.AUTO, 0, 5, Reducer.TOME, false);
         }
 
         /** The schedule spec: the budget of whichever reducer is chosen. */
@@ -49,7 +47,7 @@ public final class Classifier implements AutoCloseable {
             return new Options(spec, backend, threads, topK, reducer, fastDecode);
         }
 
-        public Options withBackend(String b) {
+        public Options withBackend(BackendChoice b) {
             return new Options(budget, b, threads, topK, reducer, fastDecode);
         }
 
@@ -61,7 +59,7 @@ public final class Classifier implements AutoCloseable {
             return new Options(budget, backend, threads, k, reducer, fastDecode);
         }
 
-        public Options withReducer(String r) {
+        public Options withReducer(Reducer r) {
             return new Options(budget, backend, threads, topK, r, fastDecode);
         }
 
@@ -89,7 +87,7 @@ public final class Classifier implements AutoCloseable {
         this.schedule = Schedule.parse(options.budget());
         this.rPerLayer = schedule.perLayer(model.config().depth());
         int threads = options.threads() > 0 ? options.threads() : Backends.defaultThreads();
-        this.backend = Backends.create(options.backend(), model, threads, options.reducer() == null ? "tome" : options.reducer());
+        this.backend = Backends.create(options.backend(), model, threads, options.reducer());
         this.preprocessor = new Preprocessor(model.config().input(), options.fastDecode());
         this.decoders = new WorkerPool(threads);
         this.topK = Math.max(1, Math.min(options.topK(), model.config().numClasses()));
@@ -112,7 +110,7 @@ public final class Classifier implements AutoCloseable {
         return schedule;
     }
 
-    /** The token reducer: {@code tome}, {@code prune} or {@code pool}. */
+    /** The token reducer's name, as the backend runs it: {@code tome}, {@code prune} or {@code pool}. */
     public String reducer() {
         return backend.reducer();
     }

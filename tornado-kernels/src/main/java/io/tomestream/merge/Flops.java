@@ -9,15 +9,15 @@ public final class Flops {
 
     /** With ToMe. @param tokens tokens entering block 1, then after each block (depth + 1 numbers) */
     public static double perImage(ModelConfig c, boolean distilled, int[] tokens) {
-        return perImage(c, distilled, tokens, "tome");
+        return perImage(c, distilled, tokens, Reducer.TOME);
     }
 
     /**
      * @param tokens  tokens entering block 1, then after each block (depth + 1 numbers)
      * @param reducer the token reducer, whose planning is counted in the blocks that remove tokens
      */
-    public static double perImage(ModelConfig c, boolean distilled, int[] tokens, String reducer) {
-        TokenReducer r = TokenReducer.create(reducer);
+    public static double perImage(ModelConfig c, boolean distilled, int[] tokens, Reducer reducer) {
+        TokenReducer r = reducer.create();
         int prefix = (c.classToken() ? 1 : 0) + (distilled ? 1 : 0);
         long d = c.embedDim(), h = c.mlpHidden(), hd = c.headDim();
         double f = 2.0 * c.numPatches() * d * c.inChans() * c.patchSize() * c.patchSize();

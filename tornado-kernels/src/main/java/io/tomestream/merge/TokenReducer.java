@@ -1,7 +1,5 @@
 package io.tomestream.merge;
 
-import java.util.List;
-
 /**
  * One training-free way to remove tokens between attention and MLP: it looks at one image's tokens
  * through a {@link Signal} and plans where each token goes ({@link MergePlan}); the backend computes
@@ -24,19 +22,6 @@ public interface TokenReducer {
         CLASS_ATTENTION,
         /** The tokens themselves, after the attention residual; rows of model-dim floats. */
         FEATURES
-    }
-
-    /** The reducers by name, as {@link #create} and the command line take them. */
-    List<String> NAMES = List.of("tome", "prune", "pool");
-
-    /** A new reducer with its own scratch buffers. */
-    static TokenReducer create(String name) {
-        return switch (name == null ? "" : name.strip()) {
-            case "tome" -> new BipartiteMatching();
-            case "prune" -> new AttentivePruning();
-            case "pool" -> new TokenPooling();
-            default -> throw new IllegalArgumentException("unknown reducer '" + name + "' (available: " + String.join(", ", NAMES) + ")");
-        };
     }
 
     /**

@@ -21,7 +21,7 @@ import java.util.regex.Pattern;
 public record ModelConfig(
         String architecture,
         int numClasses,
-        String globalPool,
+        GlobalPool globalPool,
         int imgSize,
         int patchSize,
         int inChans,
@@ -132,11 +132,8 @@ public record ModelConfig(
             throw new ModelException("config.json says global_pool '" + topPool + "' but model_args.global_pool is '"
                     + argPool + "'");
         }
-        String pool = argPool != null ? argPool : topPool != null ? topPool : "token";
-        if (!pool.equals("token") && !pool.equals("avg")) {
-            throw new ModelException("global_pool '" + pool + "' is not supported (use 'token' or 'avg')");
-        }
-        if (pool.equals("token") && !classToken) {
+        GlobalPool pool = GlobalPool.of(argPool != null ? argPool : topPool != null ? topPool : "token");
+        if (pool == GlobalPool.TOKEN && !classToken) {
             throw new ModelException("global_pool 'token' needs a class token, but model_args.class_token is false");
         }
         long classes = root.get("num_classes") instanceof Number n ? n.longValue() : 1000;

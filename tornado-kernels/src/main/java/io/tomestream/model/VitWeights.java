@@ -116,7 +116,7 @@ public final class VitWeights {
             b.fc2Bias = new float[d];
             w.blocks[i] = b;
         }
-        if (c.globalPool().equals("avg")) {
+        if (c.globalPool() == GlobalPool.AVG) {
             w.fcNormWeight = constant(d, 1f);
             w.fcNormBias = new float[d];
         } else {

@@ -1,5 +1,7 @@
 package io.tomestream.classify;
 
+import io.tomestream.backend.select.BackendChoice;
+import io.tomestream.merge.Reducer;
 import io.tomestream.Fixtures;
 import org.junit.jupiter.api.Test;
 
@@ -17,12 +19,12 @@ class ClassifierReducerTest {
 
     @Test
     void optionsDefaultToToMeAndCarryTheReducer() {
-        assertEquals("tome", Classifier.Options.defaults().reducer());
-        assertEquals("tome", new Classifier.Options("8", "auto", 1, 5).reducer());
-        Classifier.Options o = Classifier.Options.defaults().withReducer("pool").withBudget("8:-1").withThreads(2).withTopK(3);
-        assertEquals("pool", o.reducer());
+        assertEquals(Reducer.TOME, Classifier.Options.defaults().reducer());
+        assertEquals(Reducer.TOME, new Classifier.Options("8", BackendChoice.CPU, 1, 5, null, false).reducer());
+        Classifier.Options o = Classifier.Options.defaults().withReducer(Reducer.POOL).withBudget("8:-1").withThreads(2).withTopK(3);
+        assertEquals(Reducer.POOL, o.reducer());
         assertEquals("8:-1", o.budget());
-        assertEquals("pool", o.withBudget("4").withBackend("cpu").reducer());
+        assertEquals(Reducer.POOL, o.withBudget("4").withBackend(BackendChoice.CPU).reducer());
     }
 
     @Test
@@ -31,17 +33,15 @@ class ClassifierReducerTest {
         Map<?, ?> c = null;
         for (Object o : (List<?>) expected.get("cases")) if (((Map<?, ?>) o).get("tome").equals("2,6,10,4")) c = (Map<?, ?>) o;
         byte[] image = Fixtures.bytes("images/" + ((List<?>) expected.get("images")).getFirst());
-        for (String reducer : List.of("tome", "prune", "pool")) {
+        for (Reducer reducer : Reducer.values()) {
             try (Classifier classifier = Classifier.open(Fixtures.model(MODEL),
                     Classifier.Options.defaults().withReducer(reducer).withBudget("2,6,10,4").withThreads(2))) {
-                assertEquals(reducer, classifier.reducer());
+                assertEquals(reducer.label(), classifier.reducer());
                 Prediction p = assertInstanceOf(Outcome.Classified.class, classifier.classify(List.of(image)).getFirst()).prediction();
-                assertArrayEquals(Fixtures.ints(((List<?>) c.get("tokens")).getFirst()), p.tokens(), reducer);
+                assertArrayEquals(Fixtures.ints(((List<?>) c.get("tokens")).getFirst()), p.tokens(), reducer.label());
             }
         }
         assertThrows(IllegalArgumentException.class,
-                () -> Classifier.open(Fixtures.model(MODEL), Classifier.Options.defaults().withReducer("evit")).close());
-        assertThrows(IllegalArgumentException.class,
-                () -> Classifier.open(Fixtures.model("vit-avg-rand"), Classifier.Options.defaults().withReducer("prune")).close());
+                () -> Classifier.open(Fixtures.model("vit-avg-rand"), Classifier.Options.defaults().withReducer(Reducer.PRUNE)).close());
     }
 }

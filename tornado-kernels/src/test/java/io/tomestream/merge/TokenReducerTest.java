@@ -55,9 +55,9 @@ class TokenReducerTest {
 
     @Test
     void everyReducerEndsAtTheBudgetAndKeepsTheProtectedTokens() {
-        for (String name : TokenReducer.NAMES) {
-            TokenReducer reducer = TokenReducer.create(name);
-            assertEquals(name, reducer.name());
+        for (Reducer name : Reducer.values()) {
+            TokenReducer reducer = name.create();
+            assertEquals(name.label(), reducer.name());
             for (boolean[] prefix : PREFIXES) {
                 boolean cls = prefix[0], dist = prefix[1];
                 if (reducer.unsupported(cls, dist) != null) continue;
@@ -85,7 +85,7 @@ class TokenReducerTest {
                             assertTrue(p.src[i] >= protectedTokens && p.target[p.src[i]] == p.target[p.dst[i]], what + ": merge " + i);
                         }
                         // the shared apply step: sizes add up, protected tokens come through unchanged
-                        float[] x = signal(TokenReducer.create("pool"), tokens, seed + 1);
+                        float[] x = signal(Reducer.POOL.create(), tokens, seed + 1);
                         float[] out = new float[tokens * 12], sizeOut = new float[tokens];
                         p.apply(x, 0, size, 0, tokens, 12, out, 0, sizeOut, 0);
                         float in = 0, after = 0;
@@ -103,20 +103,20 @@ class TokenReducerTest {
 
     @Test
     void plansAreDeterministicAndIndependentOfWhatTheInstanceDidBefore() {
-        for (String name : TokenReducer.NAMES) {
-            TokenReducer used = TokenReducer.create(name);
+        for (Reducer name : Reducer.values()) {
+            TokenReducer used = name.create();
             plan(used, signal(used, 197, 99), sizes(197, 99), 197, 60, true, false); // grows and dirties the scratch
             for (int tokens : new int[] {65, 31}) {
                 float[] s = signal(used, tokens, tokens), size = sizes(tokens, tokens);
-                MergePlan a = plan(TokenReducer.create(name), s, size, tokens, 9, true, false);
+                MergePlan a = plan(name.create(), s, size, tokens, 9, true, false);
                 MergePlan b = plan(used, s, size, tokens, 9, true, false);
                 MergePlan c = plan(used, s, size, tokens, 9, true, false);
                 for (MergePlan other : new MergePlan[] {b, c}) {
-                    assertArrayEquals(Arrays.copyOf(a.target, tokens), Arrays.copyOf(other.target, tokens), name);
-                    assertArrayEquals(Arrays.copyOf(a.src, a.merged), Arrays.copyOf(other.src, other.merged), name);
-                    assertArrayEquals(Arrays.copyOf(a.dst, a.merged), Arrays.copyOf(other.dst, other.merged), name);
+                    assertArrayEquals(Arrays.copyOf(a.target, tokens), Arrays.copyOf(other.target, tokens), name.label());
+                    assertArrayEquals(Arrays.copyOf(a.src, a.merged), Arrays.copyOf(other.src, other.merged), name.label());
+                    assertArrayEquals(Arrays.copyOf(a.dst, a.merged), Arrays.copyOf(other.dst, other.merged), name.label());
                     assertEquals(a.weighted, other.weighted);
-                    if (a.weighted) assertArrayEquals(Arrays.copyOf(a.weight, tokens), Arrays.copyOf(other.weight, tokens), name);
+                    if (a.weighted) assertArrayEquals(Arrays.copyOf(a.weight, tokens), Arrays.copyOf(other.weight, tokens), name.label());
                 }
             }
         }
@@ -213,10 +213,12 @@ class TokenReducerTest {
 
     @Test
     void reducersByName() {
-        assertInstanceOf(BipartiteMatching.class, TokenReducer.create("tome"));
-        assertInstanceOf(AttentivePruning.class, TokenReducer.create("prune"));
-        assertInstanceOf(TokenPooling.class, TokenReducer.create("pool"));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TokenReducer.create("evit"));
+        assertEquals(Reducer.POOL, Reducer.of(" Pool "));
+        assertEquals("tome", Reducer.TOME.label());
+        assertInstanceOf(BipartiteMatching.class, Reducer.TOME.create());
+        assertInstanceOf(AttentivePruning.class, Reducer.PRUNE.create());
+        assertInstanceOf(TokenPooling.class, Reducer.POOL.create());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Reducer.of("evit"));
         assertEquals("unknown reducer 'evit' (available: tome, prune, pool)", e.getMessage());
         assertEquals(BipartiteMatching.cap(13, 197, true, false), TokenReducer.cap(13, 197, true, false));
     }

@@ -27,7 +27,7 @@ class ModelLoadingTest {
         assertEquals(66, deit.inputTokens());
 
         VitModel avg = VitModel.load(Fixtures.model("vit-avg-rand"));
-        assertEquals("avg", avg.config().globalPool());
+        assertEquals(GlobalPool.AVG, avg.config().globalPool());
         assertEquals(64, avg.inputTokens());
     }
 

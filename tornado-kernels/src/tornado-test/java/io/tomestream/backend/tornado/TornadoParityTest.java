@@ -2,7 +2,7 @@ package io.tomestream.backend.tornado;
 
 import io.tomestream.Fixtures;
 import io.tomestream.backend.Backend;
-import io.tomestream.backend.CpuBackend;
+import io.tomestream.backend.cpu.CpuBackend;
 import io.tomestream.backend.ForwardResult;
 import io.tomestream.merge.Schedule;
 import io.tomestream.model.VitModel;

@@ -218,7 +218,7 @@ public final class TornadoBackend implements Backend {
         KernelContext ctx = new KernelContext();
         IntArray s = b.headStep.values;
         int dist = distToken ? 1 : 0;
-        int avg = cfg.globalPool().equals("avg") ? 1 : 0;
+        int avg = cfg.globalPool() == io.tomestream.model.GlobalPool.AVG ? 1 : 0;
         int hasNorm = model.weights().normWeight != null ? 1 : 0, hasFcNorm = model.weights().fcNormWeight != null ? 1 : 0;
         return new TaskGraph("head")
                 .consumeFromDevice("block", b.x, b.size, b.tokenOf)

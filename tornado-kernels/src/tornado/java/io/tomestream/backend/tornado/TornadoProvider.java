@@ -2,6 +2,7 @@ package io.tomestream.backend.tornado;
 
 import io.tomestream.backend.Backend;
 import io.tomestream.backend.BackendProvider;
+import io.tomestream.merge.Reducer;
 import io.tomestream.model.VitModel;
 
 import java.util.List;
@@ -23,7 +24,7 @@ public final class TornadoProvider implements BackendProvider {
         try {
             return TornadoDevices.unavailable();
         } catch (LinkageError e) {
-            return io.tomestream.backend.Backends.tornadoMissing(); // no SDK, or a JVM started without its argfile
+            return io.tomestream.backend.select.Backends.tornadoMissing(); // no SDK, or a JVM started without its argfile
         } catch (RuntimeException e) {
             return "TornadoVM failed to start: " + e.getMessage();
         }
@@ -42,12 +43,12 @@ public final class TornadoProvider implements BackendProvider {
     }
 
     @Override
-    public boolean supports(String reducer) {
-        return "tome".equals(reducer);
+    public boolean supports(Reducer reducer) {
+        return reducer == Reducer.TOME;
     }
 
     @Override
-    public Backend create(VitModel model, String reducer, int maxBatch) {
+    public Backend create(VitModel model, Reducer reducer, int maxBatch) {
         if (!supports(reducer)) throw new IllegalArgumentException("the tornado backend supports only the tome reducer");
         return new TornadoBackend(model, TornadoDevices.chosen(), maxBatch);
     }

@@ -14,7 +14,7 @@ import uk.ac.manchester.tornado.api.types.vectors.Float8;
  * input token count; the live batch and token counts come from the {@link Step} array each launch,
  * and items past them return at once, so no kernel is ever recompiled for a new count.
  *
- * <p>The arithmetic follows {@link io.tomestream.backend.CpuBackend}: the same formulas (exact-erf
+ * <p>The arithmetic follows {@link io.tomestream.backend.cpu.CpuBackend}: the same formulas (exact-erf
  * GELU by Abramowitz and Stegun, LayerNorm with the biased variance, proportional attention), and in
  * the merge the same order of additions, so the merge decisions are the CPU backend's.
  */

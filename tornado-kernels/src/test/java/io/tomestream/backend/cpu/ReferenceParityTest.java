@@ -1,4 +1,6 @@
-package io.tomestream.backend;
+package io.tomestream.backend.cpu;
+
+import io.tomestream.backend.ForwardResult;
 
 import io.tomestream.Fixtures;
 import io.tomestream.merge.Schedule;

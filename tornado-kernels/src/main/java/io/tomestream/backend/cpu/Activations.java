@@ -1,4 +1,4 @@
-package io.tomestream.backend;
+package io.tomestream.backend.cpu;
 
 import io.tomestream.simd.Vectors;
 import jdk.incubator.vector.FloatVector;

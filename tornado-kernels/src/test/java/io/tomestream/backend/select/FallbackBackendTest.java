@@ -1,4 +1,8 @@
-package io.tomestream.backend;
+package io.tomestream.backend.select;
+
+import io.tomestream.backend.Backend;
+import io.tomestream.backend.ForwardResult;
+import io.tomestream.backend.cpu.CpuBackend;
 
 import io.tomestream.Fixtures;
 import io.tomestream.model.VitModel;
@@ -99,7 +103,7 @@ class FallbackBackendTest {
                 Backends.providers().stream().noneMatch(p -> p.name().equals("tornado") && p.unavailable() == null),
                 "a TornadoVM device is there (the tornadovm profile's run)");
         VitModel model = VitModel.load(Fixtures.model("vit-tiny-rand"));
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Backends.create("tornado", model, 1));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Backends.create(BackendChoice.TORNADO, model, 1));
         assertTrue(e.getMessage().startsWith("backend 'tornado' is not available: "), e.getMessage());
         assertFalse(e.getMessage().contains("\n"), e.getMessage());
     }

@@ -1,8 +1,11 @@
-package io.tomestream.backend;
+package io.tomestream.backend.cpu;
+
+import io.tomestream.backend.ForwardResult;
 
 import io.tomestream.Fixtures;
 import io.tomestream.merge.AttentivePruning;
 import io.tomestream.merge.MergePlan;
+import io.tomestream.merge.Reducer;
 import io.tomestream.merge.Schedule;
 import io.tomestream.merge.TokenReducer;
 import io.tomestream.model.ModelConfig;
@@ -43,24 +46,24 @@ class ReducerBackendTest {
     Stream<DynamicTest> everyReducerMeetsTheBudget() {
         List<DynamicTest> tests = new ArrayList<>();
         for (String name : MODELS) {
-            for (String reducer : List.of("prune", "pool")) {
+            for (Reducer reducer : List.of(Reducer.PRUNE, Reducer.POOL)) {
                 tests.add(DynamicTest.dynamicTest(name + " " + reducer, () -> meetsTheBudget(name, reducer)));
             }
         }
         return tests.stream();
     }
 
-    private void meetsTheBudget(String name, String reducer) throws Exception {
+    private void meetsTheBudget(String name, Reducer reducer) throws Exception {
         Data d = data(name);
         ModelConfig cfg = d.model().config();
-        if (reducer.equals("prune") && !cfg.classToken()) {
+        if (reducer == Reducer.PRUNE && !cfg.classToken()) {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new CpuBackend(d.model(), 2, reducer));
             assertTrue(e.getMessage().contains("no class token"), e.getMessage());
             return;
         }
         int prefix = d.model().prefixTokens();
         try (CpuBackend backend = new CpuBackend(d.model(), 2, reducer)) {
-            assertEquals(reducer, backend.reducer());
+            assertEquals(reducer.label(), backend.reducer());
             ForwardResult out = new ForwardResult();
             for (Object o : (List<?>) d.expected().get("cases")) {
                 Map<?, ?> c = (Map<?, ?>) o;
@@ -102,7 +105,7 @@ class ReducerBackendTest {
         int[] none = new int[d.model().config().depth()];
         float[][] logits = new float[3][];
         int i = 0;
-        for (String reducer : TokenReducer.NAMES) {
+        for (Reducer reducer : Reducer.values()) {
             try (CpuBackend backend = new CpuBackend(d.model(), 2, reducer)) {
                 ForwardResult out = new ForwardResult();
                 backend.forward(d.pixels(), d.images(), none, out);

@@ -1,4 +1,4 @@
-package io.tomestream.backend;
+package io.tomestream.backend.cpu;
 
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,4 @@
-package io.tomestream.backend;
+package io.tomestream.backend.cpu;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;

@@ -1,4 +1,4 @@
-package io.tomestream.backend;
+package io.tomestream.backend.cpu;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
@@ -6,14 +6,14 @@ import java.util.concurrent.locks.LockSupport;
 
 /**
  * A fixed set of threads that run the indices of one parallel loop, with the calling thread
- * taking part. A forward pass runs dozens of short loops per block, so a loop costs no allocation
- * and workers spin briefly before parking: long enough to catch the next loop of a forward pass
+ * taking part. A forward pass runs dozens of short loops per block, so starting one costs no more
+ * than its task object, and workers spin briefly before parking: long enough to catch the next loop of a forward pass
  * (microseconds apart), short enough that an idle pool costs no CPU while the caller does other
  * work, such as decoding the next batch. Loops from one pool run one at a time.
  */
 public final class WorkerPool implements AutoCloseable {
 
-    /** The body of a parallel loop. Kernels keep their task objects, so a loop allocates nothing. */
+    /** The body of a parallel loop, usually a lambda over the loop's locals. */
     @FunctionalInterface
     public interface Task {
         void run(int index);

@@ -1,5 +1,10 @@
-package io.tomestream.backend;
+package io.tomestream.backend.select;
 
+import io.tomestream.backend.Backend;
+import io.tomestream.backend.BackendProvider;
+import io.tomestream.backend.cpu.CpuBackend;
+
+import io.tomestream.merge.Reducer;
 import io.tomestream.model.VitModel;
 
 import java.util.ArrayList;
@@ -9,7 +14,7 @@ import java.util.ServiceLoader;
 import java.util.function.Consumer;
 
 /**
- * Picks a backend by name. {@code cpu} is always there; {@code tornado} when the engine was built with
+ * Picks a backend. {@code cpu} is always there; {@code tornado} when the engine was built with
  * the TornadoVM profile and runs with an SDK and a device. {@code auto} takes a TornadoVM device that
  * beats the CPU backend, and the CPU backend otherwise, and says in one line which and why.
  */
@@ -23,34 +28,29 @@ public final class Backends {
     private Backends() {
     }
 
-    public static Backend create(String name, VitModel model, int threads) {
-        return create(name, model, threads, "tome");
+    public static Backend create(BackendChoice choice, VitModel model, int threads) {
+        return create(choice, model, threads, Reducer.TOME);
     }
 
-    /** @param reducer the token reducer, one of {@link io.tomestream.merge.TokenReducer#NAMES} */
-    public static Backend create(String name, VitModel model, int threads, String reducer) {
-        return create(name, model, threads, reducer, DEFAULT_MAX_BATCH);
+    public static Backend create(BackendChoice choice, VitModel model, int threads, Reducer reducer) {
+        return create(choice, model, threads, reducer, DEFAULT_MAX_BATCH);
     }
 
     /** @param maxBatch the largest batch expected; device backends size their buffers for it */
-    public static Backend create(String name, VitModel model, int threads, String reducer, int maxBatch) {
-        return switch (name) {
-            case "cpu" -> new CpuBackend(model, threads, reducer);
-            case "auto" -> auto(model, threads, reducer, maxBatch);
-            default -> {
-                BackendProvider p = provider(name);
-                if (p == null) {
-                    if (name.equals("tornado")) throw new IllegalArgumentException(
-                            "backend 'tornado' is not available: " + tornadoMissing());
-                    throw new IllegalArgumentException("unknown backend '" + name + "' (available: " + String.join(", ", names()) + ")");
-                }
+    public static Backend create(BackendChoice choice, VitModel model, int threads, Reducer reducer, int maxBatch) {
+        return switch (choice) {
+            case CPU -> new CpuBackend(model, threads, reducer);
+            case AUTO -> auto(model, threads, reducer, maxBatch);
+            case TORNADO -> {
+                BackendProvider p = provider(choice);
+                if (p == null) throw new IllegalArgumentException("backend 'tornado' is not available: " + tornadoMissing());
                 yield onDevice(p, model, threads, reducer, maxBatch);
             }
         };
     }
 
-    private static Backend auto(VitModel model, int threads, String reducer, int maxBatch) {
-        BackendProvider p = provider("tornado");
+    private static Backend auto(VitModel model, int threads, Reducer reducer, int maxBatch) {
+        BackendProvider p = provider(BackendChoice.TORNADO);
         String why;
         if (p == null) {
             why = tornadoMissing();
@@ -73,7 +73,7 @@ public final class Backends {
     }
 
     /** A device backend that carries on on the CPU if the device fails at run time. */
-    private static Backend onDevice(BackendProvider p, VitModel model, int threads, String reducer, int maxBatch) {
+    private static Backend onDevice(BackendProvider p, VitModel model, int threads, Reducer reducer, int maxBatch) {
         String why = p.unavailable();
         if (why != null) throw new IllegalArgumentException("backend '" + p.name() + "' is not available: " + why);
         if (!p.supports(reducer)) {
@@ -88,7 +88,7 @@ public final class Backends {
         List<String> lines = new ArrayList<>();
         lines.add("cpu: " + defaultThreads() + " threads, " + jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.vectorBitSize()
                 + "-bit SIMD (always available)");
-        BackendProvider tornado = provider("tornado");
+        BackendProvider tornado = provider(BackendChoice.TORNADO);
         if (tornado == null) {
             lines.add("tornado: not available: " + tornadoMissing());
         } else {
@@ -97,13 +97,6 @@ public final class Backends {
             for (String line : tornado.devices()) if (!line.equals(why)) lines.add(line);
         }
         return lines;
-    }
-
-    /** The backend names this build knows. */
-    public static List<String> names() {
-        List<String> names = new ArrayList<>(List.of("auto", "cpu"));
-        for (BackendProvider p : providers()) names.add(p.name());
-        return names;
     }
 
     /** The providers on the class path; empty in the default build. */
@@ -117,8 +110,8 @@ public final class Backends {
         return found;
     }
 
-    static BackendProvider provider(String name) {
-        for (BackendProvider p : providers()) if (p.name().equals(name)) return p;
+    static BackendProvider provider(BackendChoice choice) {
+        for (BackendProvider p : providers()) if (p.name().equals(choice.label())) return p;
         return null;
     }
 

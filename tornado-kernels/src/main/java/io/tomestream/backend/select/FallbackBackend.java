@@ -1,4 +1,8 @@
-package io.tomestream.backend;
+package io.tomestream.backend.select;
+
+import io.tomestream.backend.Backend;
+import io.tomestream.backend.ForwardResult;
+import io.tomestream.backend.MergeTrace;
 
 import java.util.function.Consumer;
 import java.util.function.Supplier;
