@@ -3,6 +3,7 @@ package io.tomestream.cli;
 import io.tomestream.dataset.FashionMnist;
 import io.tomestream.merge.Schedule;
 import io.tomestream.model.ModelException;
+import io.tomestream.streambench.EventKind;
 import io.tomestream.streambench.StreamBench;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -11,7 +12,6 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.List;
 
 /** {@code bench-stream}: see {@link StreamBench}. */
 @Command(name = "bench-stream", description = {
@@ -24,7 +24,7 @@ final class BenchStreamCommand extends CliCommand {
     String model;
     @Option(names = "--events", defaultValue = "camera", completionCandidates = Events.class,
             description = "${COMPLETION-CANDIDATES}: camera frames (Debian's photographs, re-encoded as 1280x720 JPEGs) or Fashion-MNIST PNGs.")
-    String events;
+    EventKind events;
     @Option(names = "--batch", paramLabel = "B", description = "batch.size (default: 8 for camera, 16 for fashion-mnist).")
     Integer batch;
     @Option(names = "--budget", defaultValue = "0", paramLabel = "SPEC|auto", description = "A budget, or auto (the load-adaptive one).")
@@ -57,13 +57,12 @@ final class BenchStreamCommand extends CliCommand {
     static final class Events implements Iterable<String> {
         @Override
         public java.util.Iterator<String> iterator() {
-            return List.of("camera", "fashion-mnist").iterator();
+            return EventKind.labels().iterator();
         }
     }
 
     @Override
     public Integer call() throws ModelException {
-        if (!events.equals("camera") && !events.equals("fashion-mnist")) throw usage("--events must be camera or fashion-mnist, got '" + events + "'");
         String spec = budget.strip();
         if (!spec.equalsIgnoreCase("auto")) {
             try {
@@ -75,7 +74,7 @@ final class BenchStreamCommand extends CliCommand {
         if (rates.length == 0 || Arrays.stream(rates).anyMatch(r -> !(r > 0) || r > 10)) {
             throw usage("--rates takes fractions of the drain rate from above 0 to 10, e.g. 0.5,1.0,1.5");
         }
-        boolean camera = events.equals("camera");
+        boolean camera = events == EventKind.CAMERA;
         StreamBench.Options options = new StreamBench.Options(model, events,
                 atLeast("--batch", batch == null ? (camera ? 8 : 16) : batch, 1),
                 spec,

@@ -2,6 +2,7 @@ package io.tomestream.cli;
 
 import io.tomestream.backend.select.BackendChoice;
 import io.tomestream.merge.Reducer;
+import io.tomestream.streambench.EventKind;
 import io.tomestream.model.ModelException;
 import io.tomestream.topology.KafkaRefusal;
 import picocli.AutoComplete;
@@ -84,6 +85,7 @@ public final class Main implements Runnable {
         // Users type the names in lower case; a wrong one is a usage error that lists the right ones.
         cli.registerConverter(Reducer.class, name -> convert(() -> Reducer.of(name)));
         cli.registerConverter(BackendChoice.class, name -> convert(() -> BackendChoice.of(name)));
+        cli.registerConverter(EventKind.class, name -> convert(() -> EventKind.of(name)));
         cli.setExecutionExceptionHandler((e, command, parsed) -> failed(e, command.getErr()));
         return cli;
     }

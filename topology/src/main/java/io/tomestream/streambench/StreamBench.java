@@ -1,6 +1,9 @@
 package io.tomestream.streambench;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import io.tomestream.classify.Classifier;
 import io.tomestream.config.Settings;
 import io.tomestream.image.ImageDecoder;
@@ -32,7 +35,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -58,7 +60,7 @@ public final class StreamBench {
     static final String INPUT = "bench-images", OUTPUT = "bench-classifications", DLQ = "bench-dead-letters";
     private static final String ENGINE_BUSY = "tomestream_engine_busy_seconds_total";
 
-    public record Options(String model, String events, int batch, String budget, int threads, int partitions, double[] rates,
+    public record Options(String model, EventKind events, int batch, String budget, int threads, int partitions, double[] rates,
                           double secondsPerRate, int drainEvents, long latencyTargetMs, Path plot, Path photos, Path datasetDir,
                           double baselineSeconds) {
         public boolean auto() {
@@ -75,7 +77,6 @@ public final class StreamBench {
     private final PrintStream out, err;
     private final Path home;
     private final Path work;
-    private final ObjectMapper json = new ObjectMapper();
     /** The event log is rewritten by each run, then appended to by each step. */
     private boolean eventLogFresh = true;
 
@@ -106,7 +107,7 @@ public final class StreamBench {
     }
 
     private int run() throws IOException, ModelException, InterruptedException {
-        BenchEvents events = o.events().equals("camera") ? BenchEvents.camera(o.photos())
+        BenchEvents events = o.events() == EventKind.CAMERA ? BenchEvents.camera(o.photos())
                 : BenchEvents.fashionMnist(o.datasetDir(), Math.max(o.drainEvents(), 2000));
         err.printf("bench-stream: %d distinct images: %s%n", events.size(), events.name());
         String fixedBudget = o.auto() ? "0" : o.budget();
@@ -360,7 +361,7 @@ public final class StreamBench {
         double appCpu = cpu[0];
         String modelName = o.model();
         out.printf(Locale.ROOT, "## bench-stream: %s, %s, batch %d, budget %s, %d threads, %d partitions%n%n", modelName,
-                o.events().equals("camera") ? "camera JPEGs" : "Fashion-MNIST PNGs", o.batch(), o.budget(), o.threads(), o.partitions());
+                o.events().description(), o.batch(), o.budget(), o.threads(), o.partitions());
         out.printf(Locale.ROOT, "events: %s; JPEG decoder %s%n%n", events.name(), ImageDecoder.jpegDecoder());
         out.println("| path | img/s or events/s | ratio |");
         out.println("|---|---:|---:|");
@@ -390,40 +391,39 @@ public final class StreamBench {
                     .map(s -> new double[] {s.offered(), s.p50(), s.p99()}).toList()));
         }
         LatencyPlot.write(series, String.format(Locale.ROOT, "%s, %s, batch %d", modelName,
-                o.events().equals("camera") ? "camera JPEGs" : "Fashion-MNIST", o.batch()), o.auto() ? o.latencyTargetMs() : 0, o.plot());
+                o.events() == EventKind.CAMERA ? "camera JPEGs" : "Fashion-MNIST", o.batch()), o.auto() ? o.latencyTargetMs() : 0, o.plot());
         out.printf("%nplot: %s (every event: %s)%n%n", o.plot(),
                 o.plot().resolveSibling(o.plot().getFileName().toString().replaceFirst("\\.png$", "") + "-events.csv"));
 
-        Map<String, Object> j = new LinkedHashMap<>();
-        j.put("model", modelName);
-        j.put("events", o.events());
-        j.put("batch", o.batch());
-        j.put("budget", o.budget());
-        j.put("latency_target_ms", o.auto() ? o.latencyTargetMs() : null);
-        j.put("engine_img_s", round(engine, 1));
-        j.put("classify_img_s", round(classify, 1));
-        j.put("stream_events_s", round(drain, 1));
-        j.put("app_cpu_ms_per_event", round(appCpu, 2));
-        j.put("engine_cpu_ms_per_image", round(engineCpu, 2));
-        j.put("broker_cpu_ms_per_event", round(cpu[1], 2));
-        j.put("load_generator_cpu_ms_per_event", round(cpu[2], 2));
-        j.put("engine_busy_share", round(cpu[3], 3));
-        j.put("rates", steps.stream().map(StreamBench::rate).toList());
-        if (o.auto()) j.put("fixed_r0_rates", fixedAtTop.stream().map(StreamBench::rate).toList());
-        out.println(json.writeValueAsString(j));
+        Summary summary = new Summary(modelName, o.events(), o.batch(), o.budget(), o.auto() ? (Long) o.latencyTargetMs() : null,
+                round(engine, 1), round(classify, 1), round(drain, 1), round(appCpu, 2), round(engineCpu, 2), round(cpu[1], 2),
+                round(cpu[2], 2), round(cpu[3], 3), steps.stream().map(Rate::of).toList(),
+                o.auto() ? fixedAtTop.stream().map(Rate::of).toList() : null);
+        out.println(json(summary));
     }
 
-    private static Map<String, Object> rate(Step s) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("offered", round(s.offered(), 1));
-        m.put("achieved", round(s.achieved(), 1));
-        m.put("p50_ms", s.p50());
-        m.put("p99_ms", s.p99());
-        m.put("budget_mean", round(s.budgetMean(), 3));
-        m.put("fraction_of_drain", s.fraction());
-        if (s.accuracy() != null) m.put("accuracy", round(s.accuracy(), 4));
-        if (s.missing() > 0) m.put("missing", s.missing());
-        return m;
+    /** The run's last line, for scripts; its keys are the fields' names in snake case, latency_target_ms null unless the budget is auto. */
+    record Summary(String model, EventKind events, int batch, String budget, Long latencyTargetMs, double engineImgS,
+                   double classifyImgS, double streamEventsS, double appCpuMsPerEvent, double engineCpuMsPerImage,
+                   double brokerCpuMsPerEvent, double loadGeneratorCpuMsPerEvent, double engineBusyShare, List<Rate> rates,
+                   @JsonInclude(JsonInclude.Include.NON_NULL) List<Rate> fixedR0Rates) {
+    }
+
+    /** One offered rate: {@code accuracy} only for labelled events, {@code missing} only when results went missing. */
+    record Rate(double offered, double achieved, long p50Ms, long p99Ms, double budgetMean, double fractionOfDrain,
+                @JsonInclude(JsonInclude.Include.NON_NULL) Double accuracy, @JsonInclude(JsonInclude.Include.NON_NULL) Integer missing) {
+        static Rate of(Step s) {
+            return new Rate(round(s.offered(), 1), round(s.achieved(), 1), s.p50(), s.p99(), round(s.budgetMean(), 3), s.fraction(),
+                    s.accuracy() == null ? null : round(s.accuracy(), 4), s.missing() > 0 ? s.missing() : null);
+        }
+    }
+
+    private static final ObjectMapper JSON = JsonMapper.builder()
+            .propertyNamingStrategy(PropertyNamingStrategies.SNAKE_CASE)
+            .build();
+
+    static String json(Summary summary) throws com.fasterxml.jackson.core.JsonProcessingException {
+        return JSON.writeValueAsString(summary);
     }
 
     // ------------------------------------------------------------------ Kafka
