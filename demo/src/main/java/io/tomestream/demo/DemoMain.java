@@ -30,7 +30,7 @@ public final class DemoMain extends CliCommand {
     String model;
     @Option(names = "--data", defaultValue = "auto", completionCandidates = DataNames.class,
             description = "${COMPLETION-CANDIDATES}: auto takes Fashion-MNIST for a Fashion-MNIST model, the fixture images otherwise.")
-    String data;
+    DemoEvents.Data data;
     @Option(names = "--dataset", paramLabel = "DIR", description = "Fashion-MNIST's folder (default: Debian's).")
     Path dataset;
     @Option(names = {"--budget", "--tome"}, defaultValue = "0", paramLabel = "SPEC|auto", description = "The budget, or auto.")
@@ -53,13 +53,21 @@ public final class DemoMain extends CliCommand {
     /** {@code argv} as the launcher passes it, starting with {@code demo}; returns the exit code. */
     public static int run(String[] argv, PrintStream out, PrintStream err) {
         String[] args = argv.length > 0 && argv[0].equals("demo") ? Arrays.copyOfRange(argv, 1, argv.length) : argv;
-        return Main.configure(new CommandLine(new DemoMain(out, err)), out, err).execute(args);
+        CommandLine cli = Main.configure(new CommandLine(new DemoMain(out, err)), out, err);
+        cli.registerConverter(DemoEvents.Data.class, name -> {
+            try {
+                return DemoEvents.Data.of(name);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        });
+        return cli.execute(args);
     }
 
     static final class DataNames implements Iterable<String> {
         @Override
         public java.util.Iterator<String> iterator() {
-            return java.util.List.of("auto", "fashion-mnist", "fixtures").iterator();
+            return DemoEvents.Data.labels().iterator();
         }
     }
 

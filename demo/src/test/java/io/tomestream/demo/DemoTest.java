@@ -68,10 +68,10 @@ class DemoTest {
     void eachBadImageKindIsRefusedByTheEngineForItsExpectedReason() throws ModelException, IOException {
         byte[] png = Files.readAllBytes(FIXTURES.resolve("images/img0.png"));
         List<byte[]> images = new ArrayList<>();
-        List<Demo.BadKind> kinds = new ArrayList<>();
-        for (Demo.BadKind k : Demo.BadKind.values()) {
-            if (k == Demo.BadKind.NOT_AVRO) continue; // a bad record value, not a bad image
-            images.add(Demo.badImage(k, png, k.ordinal()));
+        List<DemoEvents.BadKind> kinds = new ArrayList<>();
+        for (DemoEvents.BadKind k : DemoEvents.BadKind.values()) {
+            if (k == DemoEvents.BadKind.NOT_AVRO) continue; // a bad record value, not a bad image
+            images.add(DemoEvents.badImage(k, png, k.ordinal()));
             kinds.add(k);
         }
         try (Classifier c = Classifier.open(FIXTURES.resolve("vit-tiny-rand").toString(), Classifier.Options.defaults().withThreads(1))) {

@@ -39,7 +39,7 @@ public final class KafkaCluster implements AutoCloseable {
      * transaction, which otherwise holds back read_committed readers and the task's new owner for up
      * to 10 s. Tests may add more through {@link #start(Map)}.
      */
-    public static final Map<String, String> BROKER_CONFIG = withEntry(io.tomestream.demo.Demo.BROKER_CONFIG,
+    public static final Map<String, String> BROKER_CONFIG = withEntry(io.tomestream.demo.EmbeddedBroker.BROKER_CONFIG,
             "transaction.abort.timed.out.transaction.cleanup.interval.ms", "1000");
 
     private static Map<String, String> withEntry(Map<String, String> base, String key, String value) {
@@ -71,7 +71,7 @@ public final class KafkaCluster implements AutoCloseable {
         long t0 = System.nanoTime();
         Map<String, String> extra = new HashMap<>(BROKER_CONFIG);
         extra.putAll(extraBrokerConfig);
-        KafkaClusterTestKit kit = io.tomestream.demo.Demo.startBroker(extra);
+        KafkaClusterTestKit kit = io.tomestream.demo.EmbeddedBroker.start(extra);
         return new KafkaCluster(kit, (System.nanoTime() - t0) / 1_000_000);
     }
 

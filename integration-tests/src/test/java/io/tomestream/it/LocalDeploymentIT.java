@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 import io.apicurio.registry.serde.avro.AvroKafkaDeserializer;
-import io.tomestream.demo.Demo;
+import io.tomestream.demo.EmbeddedBroker;
 import io.tomestream.schema.Classification;
 
 /**
@@ -57,7 +57,7 @@ class LocalDeploymentIT {
     void brokerTemplateHasTheDemoBrokerSettings() throws IOException {
         Properties template = new Properties();
         template.load(new StringReader(Files.readString(BrokerProcess.TEMPLATE)));
-        Demo.BROKER_CONFIG.forEach((k, v) -> {
+        EmbeddedBroker.BROKER_CONFIG.forEach((k, v) -> {
             if (!k.equals("listeners")) assertEquals(v, template.getProperty(k), "server.properties.template: " + k);
         });
     }

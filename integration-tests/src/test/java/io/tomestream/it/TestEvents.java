@@ -18,7 +18,7 @@ import java.util.function.Function;
 
 import javax.imageio.ImageIO;
 
-import io.tomestream.demo.Demo;
+import io.tomestream.demo.DemoEvents;
 import io.tomestream.schema.DeadLetterReason;
 import io.tomestream.schema.ImageEvent;
 
@@ -48,8 +48,8 @@ record TestEvents(Map<String, byte[]> values, Map<String, Integer> goodImage, Ma
                 {"bad-random-bytes", noise, DeadLetterReason.UNSUPPORTED_FORMAT},
                 {"bad-truncated-jpeg", Arrays.copyOf(jpeg, jpeg.length / 2), DeadLetterReason.UNDECODABLE_IMAGE},
                 {"bad-jpeg-cut-in-scan", Arrays.copyOf(jpeg, (startOfScan(jpeg) + jpeg.length) / 2), DeadLetterReason.UNDECODABLE_IMAGE},
-                {"bad-huge-png", Demo.pngClaiming(20000, 20000), DeadLetterReason.IMAGE_TOO_LARGE},
-                {"bad-huge-png-wide", Demo.pngClaiming(20000, 16), DeadLetterReason.IMAGE_TOO_LARGE},
+                {"bad-huge-png", DemoEvents.pngClaiming(20000, 20000), DeadLetterReason.IMAGE_TOO_LARGE},
+                {"bad-huge-png-wide", DemoEvents.pngClaiming(20000, 16), DeadLetterReason.IMAGE_TOO_LARGE},
                 {"bad-not-avro", null, DeadLetterReason.SCHEMA_ERROR},
                 {"bad-json", null, DeadLetterReason.SCHEMA_ERROR},
                 {"bad-unknown-schema-id", null, DeadLetterReason.SCHEMA_ERROR},
