@@ -16,8 +16,6 @@ import org.apache.kafka.streams.processor.api.Processor;
 import org.apache.kafka.streams.processor.api.ProcessorContext;
 import org.apache.kafka.streams.processor.api.Record;
 import org.apache.kafka.streams.processor.api.RecordMetadata;
-import org.apache.kafka.streams.state.KeyValueIterator;
-import org.apache.kafka.streams.state.KeyValueStore;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,7 +23,6 @@ import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Collects a task's image events into micro-batches and classifies each batch with one engine call.
@@ -37,12 +34,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *
  * <p>A batch is flushed when it holds {@code batch.size} records, or when its oldest record has
  * waited {@code batch.max.wait.ms} of wall-clock time. Records that can't be classified go to the
- * dead-letter sink on their own; none of them fails or holds up the others.
+ * dead-letter sink on their own; none of them fails or holds up the others: {@link EventDecoder} tells
+ * bad records from registry outages, and {@link PoisonIsolation} finds the one image an engine call fails on.
  */
 final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], SpecificRecord> {
     private static final Logger log = LoggerFactory.getLogger(MicroBatchProcessor.class);
-    /** The first engine failure is logged with its stack trace, later ones in one line. */
-    private static final AtomicBoolean modelErrorTraced = new AtomicBoolean();
 
     private final Engine engine;
     /** The source topic, named in the dead letter of a buffer entry that can't be read back. */
@@ -50,6 +46,8 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
     private final Deserializer<SpecificRecord> valueDeserializer;
     /** The serde's values as ImageEvents, through registry outages; made in {@link #init}, where the task is known. */
     private EventDecoder decoder;
+    /** Bisects a failing engine call down to the event it fails on; made in {@link #init}. */
+    private PoisonIsolation isolation;
     private final PipelineMetrics metrics;
     private final int batchSize;
     private final long maxWaitMs;
@@ -57,11 +55,8 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
     private final long retryMaxMs;
 
     private ProcessorContext<byte[], SpecificRecord> context;
-    private KeyValueStore<Bytes, byte[]> buffer;
+    private BatchBuffer buffer;
     private Cancellable punctuator;
-    private int buffered;
-    private long oldestArrivalMs;
-    private boolean flushRestored;
     private InFlight inFlight;
     /** Records a previous process died classifying (see {@link InFlight}); null when there were none. */
     private InFlight.Left suspects;
@@ -81,18 +76,11 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
     @Override
     public void init(ProcessorContext<byte[], SpecificRecord> context) {
         this.decoder = new EventDecoder(valueDeserializer, metrics, retryMaxMs, context.taskId().toString());
+        this.isolation = new PoisonIsolation(engine, context.taskId().toString(),
+                (poison, e) -> deadLetter(poison, DeadLetterReason.MODEL_ERROR, "classify failed: " + e, true));
         this.context = context;
-        this.buffer = context.getStateStore(ClassificationTopology.BUFFER_STORE);
-        // Kafka Streams calls init after restoring the store, so this counts what a previous owner of
-        // the task (or this instance before a restart) left behind. Those records are flushed at the
-        // first punctuation: init has no current record to forward from, and their arrival times,
-        // taken on another machine's clock, mean nothing here.
-        buffered = 0;
-        oldestArrivalMs = Long.MAX_VALUE;
-        try (KeyValueIterator<Bytes, byte[]> it = buffer.all()) {
-            for (; it.hasNext(); it.next()) buffered++;
-        }
-        flushRestored = buffered > 0;
+        // Restored records flush at the first punctuation: init has no current record to forward from.
+        this.buffer = new BatchBuffer(context.getStateStore(ClassificationTopology.BUFFER_STORE));
         Object stateDir = context.appConfigs().get(org.apache.kafka.streams.StreamsConfig.STATE_DIR_CONFIG);
         inFlight = InFlight.of(java.nio.file.Path.of(stateDir == null ? System.getProperty("java.io.tmpdir") : stateDir.toString()),
                 context.applicationId(), context.taskId().toString());
@@ -101,9 +89,9 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
             log.warn("task {}: the last process died while the engine classified {} buffered records; classifying them one by one",
                     context.taskId(), suspects.keys().size());
         }
-        engine.classifier().buffered(buffered);
-        if (flushRestored) {
-            log.info("task {}: {} buffered records restored; classifying them at the first punctuation", context.taskId(), buffered);
+        engine.classifier().buffered(buffer.size());
+        if (buffer.restored()) {
+            log.info("task {}: {} buffered records restored; classifying them at the first punctuation", context.taskId(), buffer.size());
         }
         // Check twice per wait, so a batch waits at most about 1.5 x batch.max.wait.ms.
         Duration every = Duration.ofMillis(Math.clamp(maxWaitMs / 2, 1, 50));
@@ -133,23 +121,18 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
             deadLetter(in, DeadLetterReason.SCHEMA_ERROR, e.getMessage(), true);
             return;
         }
-        buffer.put(in.storeKey(), in.encode());
-        buffered++;
+        buffer.add(in, now);
         engine.classifier().buffered(1);
-        oldestArrivalMs = Math.min(oldestArrivalMs, now);
-        if (buffered >= batchSize) flush();
+        if (buffer.size() >= batchSize) flush();
     }
 
     private void punctuate(long now) {
-        if (buffered > 0 && (flushRestored || now - oldestArrivalMs >= maxWaitMs)) flush();
+        if (buffer.due(now, maxWaitMs)) flush();
     }
 
     /** Classifies everything buffered, in offset order and in batches of at most batch.size, then empties the buffer. */
     private void flush() {
-        List<KeyValue<Bytes, byte[]>> entries = new ArrayList<>(buffered);
-        try (KeyValueIterator<Bytes, byte[]> it = buffer.all()) {
-            it.forEachRemaining(entries::add);
-        }
+        List<KeyValue<Bytes, byte[]>> entries = buffer.entries();
         if (suspects != null) entries = classifySuspects(entries);
         for (int from = 0; from < entries.size(); from += batchSize) {
             List<KeyValue<Bytes, byte[]>> chunk = entries.subList(from, Math.min(entries.size(), from + batchSize));
@@ -165,12 +148,9 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
             }
             engine.classifier().buffered(-chunk.size());
             classify(batch);
-            // Deleted only after the results were forwarded: both are in the same transaction under exactly-once.
-            for (KeyValue<Bytes, byte[]> kv : chunk) buffer.delete(kv.key);
+            for (KeyValue<Bytes, byte[]> kv : chunk) buffer.remove(kv.key);
         }
-        buffered = 0;
-        oldestArrivalMs = Long.MAX_VALUE;
-        flushRestored = false;
+        buffer.emptied();
     }
 
     /**
@@ -201,7 +181,7 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
             } else {
                 classify(List.of(r), left.aloneAttempt() + 1);
             }
-            buffer.delete(kv.key);
+            buffer.remove(kv.key);
         }
         return rest;
     }
@@ -233,7 +213,7 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
         inFlight.begin(accepted, aloneAttempt);
         Engine.Batch result;
         try {
-            result = classifyIsolating(accepted, images, oldestEventTime);
+            result = isolation.classify(accepted, images, oldestEventTime);
         } catch (EngineBatcher.Interrupted e) {
             inFlight.end(); // a shutdown, not a crash: nothing to suspect
             throw e;
@@ -261,49 +241,6 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
     }
 
     /**
-     * The engine's outcome for each image. When a call fails, its two halves are tried again, down to
-     * the single image that fails: only that event goes to the DLQ as MODEL_ERROR (and is null here),
-     * and the rest of its batch is classified. A broken engine fails every image that way, one by one,
-     * and the stream still goes on. A stack overflow or an out-of-memory error in the engine is handled
-     * the same way: left to kill the stream thread, the batch would come back from the store after the
-     * restart and fail again, forever. The budget is the schedule the last successful call ran with.
-     */
-    private Engine.Batch classifyIsolating(List<BufferedRecord> records, List<byte[]> images, long oldestEventTime) {
-        try {
-            Engine.Batch result = engine.classifier().classify(images, oldestEventTime);
-            List<Outcome> outcomes = result == null ? null : result.outcomes();
-            if (outcomes == null || outcomes.size() != images.size()) {
-                throw new IllegalStateException("the engine returned " + (outcomes == null ? "no" : outcomes.size())
-                        + " outcomes for " + images.size() + " images");
-            }
-            return result;
-        } catch (EngineBatcher.Interrupted e) {
-            throw e; // nothing was classified: the thread stops, and the batch stays in the store for a retry
-        } catch (RuntimeException | StackOverflowError | OutOfMemoryError e) {
-            if (images.size() > 1) {
-                log.warn("task {}: classifying a batch of {} failed ({}); retrying its halves to find the event that fails",
-                        context.taskId(), images.size(), e.toString());
-                int half = images.size() / 2;
-                Engine.Batch first = classifyIsolating(records.subList(0, half), images.subList(0, half), oldestEventTime);
-                Engine.Batch second = classifyIsolating(records.subList(half, images.size()), images.subList(half, images.size()), oldestEventTime);
-                List<Outcome> outcomes = new ArrayList<>(first.outcomes());
-                outcomes.addAll(second.outcomes());
-                return new Engine.Batch(outcomes, second.budget() != null ? second.budget() : first.budget());
-            }
-            BufferedRecord poison = records.getFirst();
-            if (modelErrorTraced.compareAndSet(false, true)) {
-                log.error("task {}: the engine fails on {}-{}@{}; it goes to the DLQ as MODEL_ERROR", context.taskId(),
-                        poison.topic(), poison.partition(), poison.offset(), e);
-            } else {
-                log.error("task {}: the engine fails on {}-{}@{}; it goes to the DLQ as MODEL_ERROR: {}", context.taskId(),
-                        poison.topic(), poison.partition(), poison.offset(), e.toString());
-            }
-            deadLetter(poison, DeadLetterReason.MODEL_ERROR, "classify failed: " + e, true);
-            return new Engine.Batch(java.util.Collections.singletonList(null), null);
-        }
-    }
-
-    /**
      * Why flushing on close would be wrong: close runs when the task is revoked in a rebalance or the
      * instance shuts down, after Kafka Streams has committed the task. Results forwarded now would fall
      * outside that transaction, and the buffer (committed in the store's changelog) is restored by the
@@ -312,7 +249,7 @@ final class MicroBatchProcessor implements Processor<byte[], byte[], byte[], Spe
     @Override
     public void close() {
         if (punctuator != null) punctuator.cancel();
-        engine.classifier().buffered(-buffered); // the task's next owner counts them
+        if (buffer != null) engine.classifier().buffered(-buffer.size()); // the task's next owner counts them
     }
 
     private void unreadable(KeyValue<Bytes, byte[]> kv, RuntimeException e) {
