@@ -13,7 +13,7 @@ import uk.ac.manchester.tornado.api.types.collections.VectorFloat8;
  *
  * <p>The matmul weights (patch embedding, QKV, projection, fc1, fc2) are stored transposed, [in × out]
  * per layer, as groups of eight output features ({@link VectorFloat8}): a work item of
- * {@link VitKernels#matmul} reads eight adjacent outputs' weights with one vector load per input feature,
+ * {@link BlockKernels#matmul} reads eight adjacent outputs' weights with one vector load per input feature,
  * and neighbouring work items read neighbouring vectors, which coalesces on a GPU and lets a CPU OpenCL
  * device use its SIMD registers.
  */
@@ -83,9 +83,9 @@ final class DeviceWeights {
 
     /** Each layer's [out × in] weight as [in × out], the layers one after another; out must be a multiple of 8. */
     private static VectorFloat8 transposed(int depth, int out, int in, java.util.function.IntFunction<float[]> part) {
-        if (out % VitKernels.LANES != 0) {
+        if (out % KernelMath.LANES != 0) {
             throw new IllegalArgumentException("the TornadoVM backend needs layer widths that are multiples of "
-                    + VitKernels.LANES + ", got " + out);
+                    + KernelMath.LANES + ", got " + out);
         }
         FloatArray t = new FloatArray(depth * out * in);
         for (int l = 0; l < depth; l++) {

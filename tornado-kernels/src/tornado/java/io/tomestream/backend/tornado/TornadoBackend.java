@@ -78,8 +78,8 @@ public final class TornadoBackend implements Backend {
             logSize = new FloatArray(batch * keyStride);
             rowMax = new FloatArray(rows * heads);
             rowInv = new FloatArray(rows * heads);
-            keys = new VectorFloat8(batch * heads * headDim * keyStride / VitKernels.LANES);
-            values = new VectorFloat8(rows * heads * headDim / VitKernels.LANES);
+            keys = new VectorFloat8(batch * heads * headDim * keyStride / KernelMath.LANES);
+            values = new VectorFloat8(rows * heads * headDim / KernelMath.LANES);
             unit = new FloatArray(rows * headDim);
             nodeMax = new FloatArray(rows);
             xMerged = new FloatArray(rows * dim);
@@ -104,8 +104,8 @@ public final class TornadoBackend implements Backend {
         dim = cfg.embedDim();
         heads = cfg.numHeads();
         headDim = cfg.headDim();
-        if (headDim % VitKernels.LANES != 0) {
-            throw new IllegalArgumentException("the TornadoVM backend needs a head width that is a multiple of " + VitKernels.LANES
+        if (headDim % KernelMath.LANES != 0) {
+            throw new IllegalArgumentException("the TornadoVM backend needs a head width that is a multiple of " + KernelMath.LANES
                     + ", got " + headDim);
         }
         hidden = cfg.mlpHidden();
@@ -157,9 +157,9 @@ public final class TornadoBackend implements Backend {
                 .transferToDevice(DataTransferMode.FIRST_EXECUTION, w.patchWeight, w.patchBias, w.posEmbed, w.clsToken, w.distToken,
                         b.x, b.size, b.tokenOf)
                 .transferToDevice(DataTransferMode.EVERY_EXECUTION, b.pixels, b.embedStep.values)
-                .task("patch", VitKernels::patchEmbed, ctx, b.pixels, w.patchWeight, w.patchBias, w.posEmbed, b.x, b.embedStep.values,
+                .task("patch", EmbedKernels::patchEmbed, ctx, b.pixels, w.patchWeight, w.patchBias, w.posEmbed, b.x, b.embedStep.values,
                         cfg.imgSize(), cfg.inChans(), cfg.patchSize(), dim, prefix, inputTokens)
-                .task("prefix", VitKernels::prefixTokens, ctx, w.clsToken, w.distToken, w.posEmbed, b.x, b.size, b.tokenOf,
+                .task("prefix", EmbedKernels::prefixTokens, ctx, w.clsToken, w.distToken, w.posEmbed, b.x, b.size, b.tokenOf,
                         b.embedStep.values, dim, cls, dist, inputTokens)
                 .persistOnDevice(b.x, b.size, b.tokenOf)
                 .snapshot();
@@ -179,35 +179,35 @@ public final class TornadoBackend implements Backend {
                         b.xn, b.qkv, b.attn, b.hidden, b.scores, b.probs, b.logSize, b.rowMax, b.rowInv, b.keys, b.values,
                         b.unit, b.nodeMax, b.nodeIdx, b.order, b.target, b.members, b.memberStart, b.xMerged, b.sizeMerged)
                 .transferToDevice(DataTransferMode.EVERY_EXECUTION, s)
-                .task("norm1", VitKernels::layerNorm, ctx, b.x, b.xn, w.norm1, w.norm1Bias, s, Step.TOKENS, dim)
-                .task("qkv", VitKernels::matmul, ctx, b.xn, w.qkvWeight, w.qkvBias, w.ls1, b.qkv, s, Step.TOKENS, dim, 3 * dim,
-                        VitKernels.PLAIN)
-                .task("values", VitKernels::tokenLayout, ctx, b.qkv, b.size, b.values, b.logSize, s, heads, headDim, inputTokens,
+                .task("norm1", BlockKernels::layerNorm, ctx, b.x, b.xn, w.norm1, w.norm1Bias, s, Step.TOKENS, dim)
+                .task("qkv", BlockKernels::matmul, ctx, b.xn, w.qkvWeight, w.qkvBias, w.ls1, b.qkv, s, Step.TOKENS, dim, 3 * dim,
+                        KernelMath.PLAIN)
+                .task("values", AttentionKernels::tokenLayout, ctx, b.qkv, b.size, b.values, b.logSize, s, heads, headDim, inputTokens,
                         keyStride)
-                .task("keys", VitKernels::keysTransposed, ctx, b.qkv, b.keys, s, heads, headDim, keyStride)
-                .task("scores", VitKernels::attentionScores, ctx, b.qkv, b.keys, b.logSize, b.scores, s, heads, headDim, keyStride,
+                .task("keys", AttentionKernels::keysTransposed, ctx, b.qkv, b.keys, s, heads, headDim, keyStride)
+                .task("scores", AttentionKernels::attentionScores, ctx, b.qkv, b.keys, b.logSize, b.scores, s, heads, headDim, keyStride,
                         scale)
-                .task("max", VitKernels::rowMax, ctx, b.scores, b.rowMax, s, heads, keyStride)
-                .task("exp", VitKernels::softmaxExp, ctx, b.scores, b.rowMax, b.probs, s, heads, keyStride)
-                .task("sum", VitKernels::rowInverseSum, ctx, b.probs, b.rowInv, s, heads, keyStride)
-                .task("attention", VitKernels::attentionValues, ctx, b.probs, b.rowInv, b.values, b.attn, s, heads, headDim, inputTokens,
+                .task("max", AttentionKernels::rowMax, ctx, b.scores, b.rowMax, s, heads, keyStride)
+                .task("exp", AttentionKernels::softmaxExp, ctx, b.scores, b.rowMax, b.probs, s, heads, keyStride)
+                .task("sum", AttentionKernels::rowInverseSum, ctx, b.probs, b.rowInv, s, heads, keyStride)
+                .task("attention", AttentionKernels::attentionValues, ctx, b.probs, b.rowInv, b.values, b.attn, s, heads, headDim, inputTokens,
                         keyStride)
-                .task("proj", VitKernels::matmul, ctx, b.attn, w.projWeight, w.projBias, w.ls1, b.x, s, Step.TOKENS, dim, dim,
-                        VitKernels.RESIDUAL)
-                .task("metric", VitKernels::keyMetric, ctx, b.qkv, b.unit, s, heads, headDim)
-                .task("match", VitKernels::match, ctx, b.unit, b.nodeMax, b.nodeIdx, s, headDim, cls, dist, inputTokens)
-                .task("rank", VitKernels::rank, ctx, b.nodeMax, b.order, s, inputTokens)
-                .task("plan", VitKernels::plan, ctx, b.order, b.nodeIdx, b.target, b.members, b.memberStart, b.tokenOf, s, dist,
+                .task("proj", BlockKernels::matmul, ctx, b.attn, w.projWeight, w.projBias, w.ls1, b.x, s, Step.TOKENS, dim, dim,
+                        KernelMath.RESIDUAL)
+                .task("metric", MergeKernels::keyMetric, ctx, b.qkv, b.unit, s, heads, headDim)
+                .task("match", MergeKernels::match, ctx, b.unit, b.nodeMax, b.nodeIdx, s, headDim, cls, dist, inputTokens)
+                .task("rank", MergeKernels::rank, ctx, b.nodeMax, b.order, s, inputTokens)
+                .task("plan", MergeKernels::plan, ctx, b.order, b.nodeIdx, b.target, b.members, b.memberStart, b.tokenOf, s, dist,
                         inputTokens, inputTokens)
-                .task("merge", VitKernels::mergeTokens, ctx, b.x, b.size, b.xMerged, b.sizeMerged, b.members, b.memberStart, s, dim,
+                .task("merge", MergeKernels::mergeTokens, ctx, b.x, b.size, b.xMerged, b.sizeMerged, b.members, b.memberStart, s, dim,
                         inputTokens)
-                .task("copy", VitKernels::copyMerged, ctx, b.xMerged, b.sizeMerged, b.x, b.size, s, dim)
-                .task("norm2", VitKernels::layerNorm, ctx, b.x, b.xn, w.norm2, w.norm2Bias, s, Step.OUT_TOKENS, dim)
-                .task("fc1", VitKernels::matmul, ctx, b.xn, w.fc1Weight, w.fc1Bias, w.ls2, b.hidden, s, Step.OUT_TOKENS, dim, hidden,
-                        VitKernels.PLAIN)
-                .task("gelu", VitKernels::geluInPlace, ctx, b.hidden, s, Step.OUT_TOKENS, hidden)
-                .task("fc2", VitKernels::matmul, ctx, b.hidden, w.fc2Weight, w.fc2Bias, w.ls2, b.x, s, Step.OUT_TOKENS, hidden, dim,
-                        VitKernels.RESIDUAL)
+                .task("copy", MergeKernels::copyMerged, ctx, b.xMerged, b.sizeMerged, b.x, b.size, s, dim)
+                .task("norm2", BlockKernels::layerNorm, ctx, b.x, b.xn, w.norm2, w.norm2Bias, s, Step.OUT_TOKENS, dim)
+                .task("fc1", BlockKernels::matmul, ctx, b.xn, w.fc1Weight, w.fc1Bias, w.ls2, b.hidden, s, Step.OUT_TOKENS, dim, hidden,
+                        KernelMath.PLAIN)
+                .task("gelu", BlockKernels::geluInPlace, ctx, b.hidden, s, Step.OUT_TOKENS, hidden)
+                .task("fc2", BlockKernels::matmul, ctx, b.hidden, w.fc2Weight, w.fc2Bias, w.ls2, b.x, s, Step.OUT_TOKENS, hidden, dim,
+                        KernelMath.RESIDUAL)
                 .persistOnDevice(b.x, b.size, b.tokenOf)
                 .transferToHost(DataTransferMode.UNDER_DEMAND, b.order, b.nodeIdx, b.sizeMerged)
                 .snapshot();
@@ -225,12 +225,12 @@ public final class TornadoBackend implements Backend {
                 .transferToDevice(DataTransferMode.FIRST_EXECUTION, w.norm, w.fcNorm, w.headWeight, w.headBias, w.headDistWeight,
                         w.headDistBias, b.pooled, b.pooledDist, b.sources)
                 .transferToDevice(DataTransferMode.EVERY_EXECUTION, s)
-                .task("pool", VitKernels::pool, ctx, b.x, b.pooled, b.pooledDist, w.norm, w.fcNorm, s, dim, prefix, avg, hasNorm,
+                .task("pool", HeadKernels::pool, ctx, b.x, b.pooled, b.pooledDist, w.norm, w.fcNorm, s, dim, prefix, avg, hasNorm,
                         hasFcNorm, dist)
-                .task("head", VitKernels::head, ctx, b.pooled, b.pooledDist, w.headWeight, w.headBias, w.headDistWeight,
+                .task("head", HeadKernels::head, ctx, b.pooled, b.pooledDist, w.headWeight, w.headBias, w.headDistWeight,
                         w.headDistBias, b.logits, s, dim, classes, dist)
                 // a graph can't send back a buffer it only consumes, so the sources go out through a copy
-                .task("sources", VitKernels::sources, ctx, b.tokenOf, b.sources, s, inputTokens)
+                .task("sources", HeadKernels::sources, ctx, b.tokenOf, b.sources, s, inputTokens)
                 .transferToHost(DataTransferMode.EVERY_EXECUTION, b.logits, b.sources)
                 .snapshot();
     }
@@ -239,19 +239,19 @@ public final class TornadoBackend implements Backend {
     private GridScheduler grids(int batch) {
         int rows = batch * inputTokens;
         GridScheduler g = new GridScheduler();
-        tiles2d(g, "embed.patch", dim / VitKernels.LANES, (batch * cfg.numPatches() + VitKernels.ROWS - 1) / VitKernels.ROWS, TILE_X,
+        tiles2d(g, "embed.patch", dim / KernelMath.LANES, (batch * cfg.numPatches() + KernelMath.ROWS - 1) / KernelMath.ROWS, TILE_X,
                 TILE_Y);
         grid(g, "embed.prefix", rows);
         grid(g, "block.norm1", rows);
         tiles(g, "block.qkv", rows, 3 * dim);
-        int keyStride = keyStride(inputTokens), queryBlocks = batch * heads * ((inputTokens + VitKernels.ROWS - 1) / VitKernels.ROWS);
+        int keyStride = keyStride(inputTokens), queryBlocks = batch * heads * ((inputTokens + KernelMath.ROWS - 1) / KernelMath.ROWS);
         grid(g, "block.values", rows);
-        grid(g, "block.keys", batch * heads * headDim * keyStride / VitKernels.LANES);
-        tiles2d(g, "block.scores", keyStride / VitKernels.LANES, queryBlocks, 8, 8);
+        grid(g, "block.keys", batch * heads * headDim * keyStride / KernelMath.LANES);
+        tiles2d(g, "block.scores", keyStride / KernelMath.LANES, queryBlocks, 8, 8);
         grid(g, "block.max", rows * heads);
         expGrid = grid(g, "block.exp", rows * heads * keyStride);
         grid(g, "block.sum", rows * heads);
-        int hd8 = headDim / VitKernels.LANES;
+        int hd8 = headDim / KernelMath.LANES;
         tiles2d(g, "block.attention", hd8, queryBlocks, hd8, Math.max(1, LOCAL / hd8));
         tiles(g, "block.proj", rows, dim);
         grid(g, "block.metric", rows);
@@ -272,8 +272,8 @@ public final class TornadoBackend implements Backend {
 
     /** A 2-D grid of register tiles for a matmul of {@code rows} × {@code features} outputs. */
     private static void tiles(GridScheduler g, String task, int rows, int features) {
-        int vectors = features / VitKernels.LANES;
-        tiles2d(g, task, (vectors + VitKernels.VECTORS - 1) / VitKernels.VECTORS, (rows + VitKernels.ROWS - 1) / VitKernels.ROWS,
+        int vectors = features / KernelMath.LANES;
+        tiles2d(g, task, (vectors + KernelMath.VECTORS - 1) / KernelMath.VECTORS, (rows + KernelMath.ROWS - 1) / KernelMath.ROWS,
                 TILE_X, TILE_Y);
     }
 
@@ -286,7 +286,7 @@ public final class TornadoBackend implements Backend {
 
     /** Scores and probabilities rows: the input token count rounded up to whole vectors of keys. */
     private static int keyStride(int inputTokens) {
-        return roundUp(inputTokens, VitKernels.LANES);
+        return roundUp(inputTokens, KernelMath.LANES);
     }
 
     private static int roundUp(int n, int multiple) {
