@@ -149,8 +149,15 @@ def build_model(config, backend="auto"):
 
 
 def load_model(folder, backend="auto"):
-    """Folder -> (eval model with float32 weights, config)."""
+    """Folder -> (eval model with float32 weights, config). A folder with a learned token reducer
+    (``token_learner`` or ``patch_merger`` in config.json) loads into the fallback, which runs it."""
     config = load_config(folder)
+    from . import learned as _learned
+    if config.get("token_learner") is not None or config.get("patch_merger") is not None:
+        model = build_model(config, "fallback")
+        model.attach(_learned.from_config(config, model.embed_dim))
+        model.load_state_dict(load_state_dict(folder), strict=True)
+        return model.eval(), config
     model = build_model(config, backend)
     model.load_state_dict(load_state_dict(folder), strict=True)
     return model.eval(), config

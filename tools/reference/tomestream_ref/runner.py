@@ -47,6 +47,12 @@ def run_tome(model, x, spec, record=False):
     """
     depth = len(model.blocks)
     r_list = parse_r(spec, depth)
+    learned = getattr(model, "token_learner", None) or getattr(model, "patch_merger", None)
+    if learned is not None:
+        first = learned.before_block if learned.kind == "token_learner" else learned.after_block + 1
+        if any(r > 0 for r in r_list[first:]):
+            raise ValueError("ToMe applies only in the blocks before the %s (blocks 0..%d), got %s"
+                             % (learned.kind, first - 1, r_list))
     if not isinstance(model, _vit.VisionTransformer):
         patch_timm(model)
     class_token, distill_token = model_tokens(model)
@@ -59,7 +65,8 @@ def run_tome(model, x, spec, record=False):
     finally:
         for blk in model.blocks:
             blk._tome_state = None
-    out = {"r_per_layer": r_list, "logits": logits, "tokens": state.tokens}
+    out = {"r_per_layer": r_list, "logits": logits, "tokens": state.tokens,
+           "module_tokens": getattr(state, "module_tokens", 0)}
     if record:
         out["merges"] = state.merges
         out["sources"] = state.assign.tolist()

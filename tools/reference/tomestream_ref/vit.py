@@ -14,6 +14,7 @@ import torch
 import torch.nn as nn
 
 from .tome import tome_block_forward
+from . import learned as _learned
 
 
 def _pair(v):
@@ -113,6 +114,13 @@ class VisionTransformer(nn.Module):
         self.fc_norm = nn.LayerNorm(embed_dim, eps=1e-6) if use_fc_norm else nn.Identity()
         self.head = nn.Linear(embed_dim, num_classes)
         self.head_dist = nn.Linear(embed_dim, num_classes) if distilled else None
+        self.token_learner = None
+        self.patch_merger = None
+
+    def attach(self, module):
+        """Inserts a learned token reducer (:mod:`tomestream_ref.learned`) under its pinned name."""
+        setattr(self, module.kind, module)
+        return self
 
     def forward_features(self, x):
         x = self.patch_embed(x)
@@ -125,7 +133,13 @@ class VisionTransformer(nn.Module):
         if to_cat:
             x = torch.cat(to_cat + [x], dim=1)
         x = x + self.pos_embed
-        x = self.blocks(x)
+        tl, pm = self.token_learner, self.patch_merger
+        for i, blk in enumerate(self.blocks):
+            if tl is not None and i == tl.before_block:
+                x = _learned.apply(tl, x, self.num_prefix_tokens, blk._tome_state)
+            x = blk(x)
+            if pm is not None and i == pm.after_block:
+                x = _learned.apply(pm, x, self.num_prefix_tokens, blk._tome_state)
         return self.norm(x)
 
     def forward_head(self, x):

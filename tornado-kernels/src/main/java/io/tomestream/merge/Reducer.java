@@ -3,26 +3,27 @@ package io.tomestream.merge;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.function.Supplier;
 
 /** The training-free token reducers, by the names the command line and the settings take. */
 public enum Reducer {
     /** ToMe: bipartite soft matching on the attention keys, size-weighted merges. */
-    TOME(BipartiteMatching::new),
+    TOME,
     /** EViT-style pruning: keeps the tokens the class token attends to most. */
-    PRUNE(AttentivePruning::new),
+    PRUNE,
     /** Token Pooling: clusters tokens on their features. */
-    POOL(TokenPooling::new);
+    POOL;
 
-    private final Supplier<TokenReducer> factory;
-
-    Reducer(Supplier<TokenReducer> factory) {
-        this.factory = factory;
-    }
-
-    /** A new reducer with its own scratch buffers. */
+    /**
+     * A new reducer with its own scratch buffers. A switch, not a constructor argument: the names must
+     * load without the reducers' classes, which need the Vector API module (tools that only read
+     * settings, such as send-images, run without it).
+     */
     public TokenReducer create() {
-        return factory.get();
+        return switch (this) {
+            case TOME -> new BipartiteMatching();
+            case PRUNE -> new AttentivePruning();
+            case POOL -> new TokenPooling();
+        };
     }
 
     /** The name users type: {@code tome}, {@code prune} or {@code pool}. */
