@@ -81,7 +81,7 @@ final class BenchCommand extends CliCommand {
                 for (int i = 0; i < names.size(); i++) {
                     backend.forward(pixels, batch, schedules[i], result);
                     finalTokens[i] = result.finalTokens();
-                    gflops[i] = Flops.perImage(cfg, model.weights().distilled(), result.tokens, reducer) / 1e9;
+                    gflops[i] = Flops.perImage(cfg, model.weights().distilled(), result.tokens, reducer, result.moduleTokens) / 1e9;
                 }
             } while (System.nanoTime() < warmEnd);
 

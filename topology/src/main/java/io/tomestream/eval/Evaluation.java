@@ -146,7 +146,7 @@ public final class Evaluation {
                         if (argmax(out.logits, b * classes, classes) == data.label(from + b)) correct[i]++;
                     }
                     finalTokens[i] = out.finalTokens();
-                    gflops[i] = Flops.perImage(cfg, model.weights().distilled(), out.tokens, configs.get(i).runsWith()) / 1e9;
+                    gflops[i] = Flops.perImage(cfg, model.weights().distilled(), out.tokens, configs.get(i).runsWith(), out.moduleTokens) / 1e9;
                 }
                 if (progress != null) progress.update(from + count, total);
             }

@@ -71,6 +71,11 @@ public final class SharedEngine implements AutoCloseable {
      */
     private static BudgetController controller(Settings settings, Classifier c) {
         int depth = c.config().depth();
+        if (settings.budgetIsAuto() && c.config().learned() != null) {
+            // Its ladder's budgets remove tokens in every block, and the blocks after the module must not.
+            throw new ConfigException(Settings.BUDGET + "=auto needs a model without a learned token reducer; this one has a "
+                    + c.config().learned().kind().label() + " (give a per-block budget for the blocks before it, or 0)");
+        }
         List<Rung> ladder;
         try {
             ladder = settings.budgetIsAuto() ? Rung.ladder(settings.budgetLadder(), depth) : List.of(Rung.of(settings.budget(), depth));

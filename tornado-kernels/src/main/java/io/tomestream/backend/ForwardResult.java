@@ -5,8 +5,13 @@ public final class ForwardResult {
     public int batch, numClasses, inputTokens;
     /** [batch × numClasses] */
     public float[] logits = new float[0];
-    /** Tokens entering block 1, then after each block: depth + 1 numbers, the same for every image. */
+    /**
+     * Tokens entering block 1, then after each block: depth + 1 numbers, the same for every image.
+     * A learned token reducer counts as the end of the block before it.
+     */
     public int[] tokens = new int[0];
+    /** The tokens the model's learned token reducer was given, per image; 0 without one. */
+    public int moduleTokens;
     /** [batch × inputTokens]: for each input token of each image, the final token that holds it. */
     public int[] sources = new int[0];
     /** Wall time of each {@link Phase} in the last forward pass, indexed by ordinal. */

@@ -86,6 +86,7 @@ public final class Classifier implements AutoCloseable {
         this.model = model;
         this.schedule = Schedule.parse(options.budget());
         this.rPerLayer = schedule.perLayer(model.config().depth());
+        if (model.config().learned() != null) model.config().learned().checkBudget(rPerLayer);
         int threads = options.threads() > 0 ? options.threads() : Backends.defaultThreads();
         this.backend = Backends.create(options.backend(), model, threads, options.reducer());
         this.preprocessor = new Preprocessor(model.config().input(), options.fastDecode());

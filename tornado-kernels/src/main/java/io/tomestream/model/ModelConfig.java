@@ -16,7 +16,8 @@ import java.util.regex.Pattern;
 /**
  * The shape of a timm VisionTransformer and how its input is prepared, read from a timm Hugging Face
  * style {@code config.json}. Shapes come from {@code model_args} when present and otherwise from the
- * architecture name, as {@code timm.create_model} would do.
+ * architecture name, as {@code timm.create_model} would do. {@code learned} is the model's learned token
+ * reducer, or null for a plain ViT.
  */
 public record ModelConfig(
         String architecture,
@@ -32,7 +33,8 @@ public record ModelConfig(
         boolean qkvBias,
         boolean classToken,
         InputSpec input,
-        List<String> labelNames) {
+        List<String> labelNames,
+        LearnedReducer learned) {
 
     static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f};
     static final float[] IMAGENET_STD = {0.229f, 0.224f, 0.225f};
@@ -170,7 +172,7 @@ public record ModelConfig(
             throw new ModelException("config.json: " + e.getMessage());
         }
         return new ModelConfig(arch, (int) classes, pool, img, patch, chans, embed, depth, heads, mlpRatio,
-                qkvBias, classToken, input, List.copyOf(labels));
+                qkvBias, classToken, input, List.copyOf(labels), LearnedReducer.parse(root, depth));
     }
 
     private static int intArg(Map<?, ?> m, String key, int dflt) throws ModelException {

@@ -15,6 +15,15 @@ public final class VitWeights {
     public float[] fcNormWeight, fcNormBias; // norm after avg pooling; null otherwise
     public float[] headWeight, headBias;
     public float[] headDistWeight, headDistBias;
+    public Learned learned; // null for a plain ViT
+
+    /** A learned token reducer's tensors, under its section's name: {@code token_learner.*} or {@code patch_merger.*}. */
+    public static final class Learned {
+        public float[] normWeight, normBias;       // [C]
+        public float[] fc1Weight, fc1Bias;         // TokenLearner: [hidden, C], [hidden]
+        public float[] fc2Weight, fc2Bias;         // TokenLearner: [S, hidden], [S]
+        public float[] queries;                    // PatchMerger: [M, C]
+    }
 
     public static final class Block {
         public float[] norm1Weight, norm1Bias;
@@ -82,7 +91,24 @@ public final class VitWeights {
             w.headDistWeight = st.floats("head_dist.weight", c.numClasses(), d);
             w.headDistBias = st.floats("head_dist.bias", c.numClasses());
         }
+        if (c.learned() != null) w.learned = learned(c.learned(), d, st);
         return w;
+    }
+
+    private static Learned learned(LearnedReducer r, int d, SafeTensors st) throws ModelException {
+        String k = r.kind().label() + ".";
+        Learned l = new Learned();
+        l.normWeight = st.floats(k + "norm.weight", d);
+        l.normBias = st.floats(k + "norm.bias", d);
+        if (r.kind() == LearnedReducer.Kind.TOKEN_LEARNER) {
+            l.fc1Weight = st.floats(k + "mlp.fc1.weight", r.hidden(), d);
+            l.fc1Bias = st.floats(k + "mlp.fc1.bias", r.hidden());
+            l.fc2Weight = st.floats(k + "mlp.fc2.weight", r.tokens(), r.hidden());
+            l.fc2Bias = st.floats(k + "mlp.fc2.bias", r.tokens());
+        } else {
+            l.queries = st.floats(k + "queries", r.tokens(), d);
+        }
+        return l;
     }
 
     /**

@@ -8,6 +8,7 @@ import io.tomestream.merge.MergePlan;
 import io.tomestream.merge.Reducer;
 import io.tomestream.merge.TokenReducer;
 import io.tomestream.model.GlobalPool;
+import io.tomestream.model.LearnedReducer;
 import io.tomestream.model.ModelConfig;
 import io.tomestream.model.VitModel;
 import io.tomestream.model.VitWeights;
@@ -43,6 +44,9 @@ public final class CpuBackend implements Backend {
     private final Supplier<TokenReducer> newReducer;
     private final String reducerName;
     private final TokenReducer.Signal signal;
+    /** The model's learned token reducer, or null for a plain ViT. */
+    private final LearnedReducer learned;
+    private final LearnedTokens learnedTokens;
     private volatile MergeTrace trace;
 
     // Buffers, for B images (the largest batch seen) of N = prefix + patches tokens.
@@ -84,7 +88,10 @@ public final class CpuBackend implements Backend {
         String why = probe.unsupported(model.config().classToken(), model.weights().distilled());
         if (why != null) throw new IllegalArgumentException(why);
         this.newReducer = newReducers;
-        this.reducerName = probe.name();
+        this.learned = model.config().learned();
+        // A learned module names the reduction; a budget before it (by another reducer than ToMe) is named too.
+        this.reducerName = learned == null ? probe.name()
+                : probe.name().equals(Reducer.TOME.label()) ? learned.kind().label() : probe.name() + "+" + learned.kind().label();
         this.signal = probe.signal();
         this.cfg = model.config();
         this.w = model.weights();
@@ -117,6 +124,7 @@ public final class CpuBackend implements Backend {
             fc2[i] = new PackedMatrix(b.fc2Weight, b.fc2Bias, dim, hidden);
         }
         attention = ThreadLocal.withInitial(() -> new Attention(inputTokens, headDim));
+        learnedTokens = learned == null ? null : new LearnedTokens(learned, w.learned, dim, prefix);
         plans = new MergePlan[0];
         reducers = new TokenReducer[0];
     }
@@ -146,6 +154,7 @@ public final class CpuBackend implements Backend {
         if (rPerLayer.length != cfg.depth()) {
             throw new IllegalArgumentException("need one r per block (" + cfg.depth() + "), got " + rPerLayer.length);
         }
+        if (learned != null) learned.checkBudget(rPerLayer);
         int imageLen = cfg.inChans() * cfg.imgSize() * cfg.imgSize();
         if (pixels.length < batch * imageLen) throw new IllegalArgumentException("pixels hold fewer than " + batch + " images");
         ensureCapacity(batch);
@@ -159,11 +168,14 @@ public final class CpuBackend implements Backend {
             for (int t = 0; t < inputTokens; t++) tokenOf[b * inputTokens + t] = t;
         }
         int tokens = inputTokens;
+        out.moduleTokens = 0;
+        if (learned != null && learned.afterBlock() == -1) tokens = learn(batch, tokens, out, clock);
         out.tokens[0] = tokens;
         for (int layer = 0; layer < cfg.depth(); layer++) {
             // Sizes are all 1 until the first merge, and log 1 = 0: attention is plain until then.
             boolean proportional = tokens < inputTokens;
             tokens = block(layer, batch, tokens, rPerLayer[layer], proportional, clock);
+            if (learned != null && layer == learned.afterBlock()) tokens = learn(batch, tokens, out, clock);
             out.tokens[layer + 1] = tokens;
         }
         classify(batch, tokens, out);
@@ -345,6 +357,22 @@ public final class CpuBackend implements Backend {
                 tr.merged(layer, b, plan, sizeMerged, outBase, left);
             }
         }
+    }
+
+    /** The learned module on {@code tokens} tokens per image; returns the tokens it leaves, each of size 1. */
+    private int learn(int batch, int tokens, ForwardResult out, Stopwatch clock) {
+        out.moduleTokens = tokens;
+        learnedTokens.run(pool, x, xn, batch, tokens, xMerged, sizeMerged, tokenOf, inputTokens);
+        float[] t = x;
+        x = xMerged;
+        xMerged = t;
+        t = size;
+        size = sizeMerged;
+        sizeMerged = t;
+        int left = learnedTokens.tokensOut();
+        Arrays.fill(logSize, 0, batch * left, 0f);
+        clock.lap(Phase.MATCH_AND_MERGE);
+        return left;
     }
 
     /** Final norm, pooling (class token or mean of patch tokens) and the classifier head(s). */

@@ -52,7 +52,9 @@ public final class Backends {
     private static Backend auto(VitModel model, int threads, Reducer reducer, int maxBatch) {
         BackendProvider p = provider(BackendChoice.TORNADO);
         String why;
-        if (p == null) {
+        if (model.config().learned() != null) {
+            why = "the tornado backend has no " + model.config().learned().kind().label();
+        } else if (p == null) {
             why = tornadoMissing();
         } else if (p.unavailable() != null) {
             why = p.unavailable();
@@ -74,6 +76,10 @@ public final class Backends {
 
     /** A device backend that carries on on the CPU if the device fails at run time. */
     private static Backend onDevice(BackendProvider p, VitModel model, int threads, Reducer reducer, int maxBatch) {
+        if (model.config().learned() != null) {
+            throw new IllegalArgumentException("backend '" + p.name() + "' has no " + model.config().learned().kind().label()
+                    + ", which this model has; use --backend cpu or auto");
+        }
         String why = p.unavailable();
         if (why != null) throw new IllegalArgumentException("backend '" + p.name() + "' is not available: " + why);
         if (!p.supports(reducer)) {
