@@ -30,7 +30,8 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 from tomestream_ref.vit import VisionTransformer  # noqa: E402
-from tomestream_ref.model import build_model, load_state_dict  # noqa: E402
+from tomestream_ref.model import build_model, load_model, load_state_dict  # noqa: E402
+from tomestream_ref import learned as learned_modules  # noqa: E402
 
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -160,7 +161,41 @@ def folder_config(cfg, num_classes=10):
             "mean": [MEAN], "std": [STD], "num_classes": num_classes,
         },
         "label_names": list(LABELS),
+        **({cfg["learned"]["kind"]: cfg["learned"]["section"]} if cfg.get("learned") else {}),
     }
+
+
+def learned_section(args):
+    """--token-learner S:L / --patch-merger M:L -> {"kind", "section"} for config.json, or None."""
+    if args.token_learner and args.patch_merger:
+        sys.exit("--token-learner and --patch-merger: a model has at most one")
+    spec, kind, where = ((args.token_learner, "token_learner", "before_block") if args.token_learner
+                         else (args.patch_merger, "patch_merger", "after_block"))
+    if not spec:
+        return None
+    try:
+        tokens, block = (int(v) for v in spec.split(":"))
+    except ValueError:
+        sys.exit("--%s takes TOKENS:BLOCK, e.g. 8:2, got %r" % (kind.replace("_", "-"), spec))
+    section = {"tokens": tokens, where: block}
+    if kind == "token_learner":
+        section["hidden"] = 64
+    return {"kind": kind, "section": section}
+
+
+def attach_learned(model, cfg):
+    """Inserts the learned token reducer of cfg["learned"], freshly initialised like the rest (timm's
+    trunc_normal(.02) Linear weights, zero biases; the queries too)."""
+    if not cfg.get("learned"):
+        return model
+    module = learned_modules.from_config({cfg["learned"]["kind"]: cfg["learned"]["section"]}, cfg["embed_dim"])
+    for mod in module.modules():
+        if isinstance(mod, nn.Linear):
+            nn.init.trunc_normal_(mod.weight, std=0.02)
+            nn.init.zeros_(mod.bias)
+    if isinstance(module, learned_modules.PatchMerger):
+        nn.init.trunc_normal_(module.queries, std=0.02)
+    return model.attach(module)
 
 
 def make_model(cfg):
@@ -199,8 +234,11 @@ def init_from(model, folder):
     sd = load_state_dict(folder)
     own = model.state_dict()
     for k in own:
-        if k not in sd:
+        if k not in sd and not k.startswith(("token_learner.", "patch_merger.")):
             raise SystemExit("--init-from %s: missing key %s" % (folder, k))
+    for k in own:  # a learned token reducer new to this model keeps its fresh init
+        if k not in sd:
+            sd[k] = own[k]
     extra = sorted(set(sd) - set(own))
     if extra:
         raise SystemExit("--init-from %s: unexpected keys %s" % (folder, extra))
@@ -317,6 +355,8 @@ def parse_args(argv=None):
     ap.add_argument("--label-smoothing", type=float, default=0.1)
     ap.add_argument("--no-augment", action="store_true")
     ap.add_argument("--log-every", type=int, default=60, help="in-epoch progress line every N seconds")
+    ap.add_argument("--token-learner", metavar="S:L", help="insert TokenLearner v1.1 with S tokens before block L")
+    ap.add_argument("--patch-merger", metavar="M:L", help="insert PatchMerger with M tokens after block L")
     return ap.parse_args(argv)
 
 
@@ -339,6 +379,7 @@ def main(argv=None):
         cfg["lr"] = args.lr
     if args.warmup_epochs is not None:
         cfg["warmup_epochs"] = args.warmup_epochs
+    cfg["learned"] = learned_section(args)
 
     torch.set_num_threads(args.threads)
     try:
@@ -361,8 +402,7 @@ def main(argv=None):
     if args.eval_only:
         with open(os.path.join(args.out, "config.json")) as f:
             fcfg = json.load(f)
-        model = build_model(fcfg, backend="fallback")
-        model.load_state_dict(load_state_dict(args.out), strict=True)
+        model, _ = load_model(args.out, backend="fallback")
         model.to(device)
         t0 = time.time()
         acc, loss = evaluate(model, test_x, test_y, device)
@@ -374,7 +414,7 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     np.random.seed(args.seed)
-    model = make_model(cfg)
+    model = attach_learned(make_model(cfg), cfg)
     if args.init_from:
         init_from(model, args.init_from)
     model.to(device)
@@ -409,6 +449,8 @@ def main(argv=None):
                      % (ck["config_name"], ck["epochs"]))
         if ck.get("limit_train", 0) != args.limit_train:
             sys.exit("--resume: checkpoint used --limit-train %d" % ck.get("limit_train", 0))
+        if ck["cfg"].get("learned") != cfg.get("learned"):
+            sys.exit("--resume: checkpoint has learned token reducer %s, not %s" % (ck["cfg"].get("learned"), cfg.get("learned")))
         cfg = ck["cfg"]
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
@@ -456,6 +498,7 @@ def main(argv=None):
             },
             "model": {k: cfg[k] for k in ("img_size", "patch_size", "embed_dim", "depth", "num_heads",
                                           "mlp_ratio")},
+            "learned_token_reducer": cfg.get("learned"),
             "params": nparams,
             "preprocessing": "uint8 28x28%s -> x/255 -> (x-%.4f)/%.4f, float32" % (
                 "" if cfg["img_size"] == 28 else " -> PIL bicubic %dx%d" % (cfg["img_size"], cfg["img_size"]),

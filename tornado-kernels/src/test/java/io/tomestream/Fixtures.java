@@ -86,4 +86,14 @@ public final class Fixtures {
         for (int i = 0; i < a.length; i++) a[i] = ((Number) l.get(i)).floatValue();
         return a;
     }
+
+    /** Logits within 1e-4 · max(1, max |logit|) of the reference's: the engine's parity tolerance. */
+    public static void assertLogitsClose(float[] want, float[] got, String what) {
+        float maxAbs = 0, maxDiff = 0;
+        for (int k = 0; k < want.length; k++) {
+            maxAbs = Math.max(maxAbs, Math.abs(want[k]));
+            maxDiff = Math.max(maxDiff, Math.abs(want[k] - got[k]));
+        }
+        org.junit.jupiter.api.Assertions.assertTrue(maxDiff <= 1e-4f * Math.max(1f, maxAbs), what + ": max |Δlogit| " + maxDiff);
+    }
 }

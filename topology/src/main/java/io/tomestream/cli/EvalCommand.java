@@ -50,6 +50,9 @@ final class EvalCommand extends CliCommand {
     BackendChoice backend;
     @Option(names = "--warmup", defaultValue = "1", paramLabel = "S", description = "Warm-up seconds per configuration, untimed.")
     double warmup;
+    @Option(names = "--with", paramLabel = "DIR", split = ",",
+            description = "More model folders on the same body (a TokenLearner or PatchMerger fine-tune), each run at budget 0: their rows join the table and plot, against this model's baseline.")
+    List<String> with = new ArrayList<>();
     @Option(names = "--csv", paramLabel = "FILE", description = "Also write the table as CSV.")
     Path csv;
     @Option(names = "--plot", paramLabel = "FILE.png", description = "Also draw accuracy against img/s.")
@@ -94,14 +97,23 @@ final class EvalCommand extends CliCommand {
         Progress progress = new Progress(err);
         Evaluation.Result result = Evaluation.run(model, data, reducers, budgets, backend, threads, batch, warmup, progress);
         progress.finish();
+        List<Evaluation.Row> rows = new ArrayList<>(result.rows());
+        for (String dirWith : with) {
+            VitModel other = VitModel.load(dirWith);
+            err.printf("tomestream eval: with %s%s%n", other.id(), other.config().learned() == null ? "" : " (" + other.config().learned().kind().label() + ")");
+            Progress more = new Progress(err);
+            rows.addAll(Evaluation.run(other, data, List.of(io.tomestream.merge.Reducer.TOME), List.of("0"), backend, threads, batch, warmup, more).rows());
+            more.finish();
+        }
+        result = new Evaluation.Result(rows);
 
         out.printf("model %s (%s), Fashion-MNIST %s, %d images, batch %d, threads %d%n%n", model.id(), cfg.architecture(), split,
                 data.size(), batch, threads);
         out.println("| reducer | budget | top-1 % | Δ top-1 | img/s | speedup | GFLOPs/img | tokens at last block |");
         out.println("|---|---|---:|---:|---:|---:|---:|---:|");
         for (Evaluation.Row row : result.rows()) {
-            String delta = row.config().isBaseline() ? "" : String.format(Locale.ROOT, "%+.2f", result.delta(row));
-            out.printf(Locale.ROOT, "| %s | %s | %.2f | %s | %.1f | %.2fx | %.3f | %d |%n", row.config().label(), row.config().budget(),
+            String delta = row == result.baseline() ? "" : String.format(Locale.ROOT, "%+.2f", result.delta(row));
+            out.printf(Locale.ROOT, "| %s | %s | %.2f | %s | %.1f | %.2fx | %.3f | %d |%n", row.label(), row.config().budget(),
                     row.accuracy(), delta, row.imagesPerSecond(), result.speedup(row), row.gflops(), row.finalTokens());
         }
         try {
@@ -120,7 +132,7 @@ final class EvalCommand extends CliCommand {
     static void writeCsv(Evaluation.Result result, Path file) throws IOException {
         StringBuilder sb = new StringBuilder("reducer,budget,images,correct,top1_percent,delta_top1,img_per_s,speedup,gflops_per_img,final_tokens\n");
         for (Evaluation.Row row : result.rows()) {
-            sb.append(String.format(Locale.ROOT, "%s,\"%s\",%d,%d,%.4f,%.4f,%.3f,%.4f,%.6f,%d%n", row.config().label(), row.config().budget(),
+            sb.append(String.format(Locale.ROOT, "%s,\"%s\",%d,%d,%.4f,%.4f,%.3f,%.4f,%.6f,%d%n", row.label(), row.config().budget(),
                     row.images(), row.correct(), row.accuracy(), result.delta(row), row.imagesPerSecond(), result.speedup(row), row.gflops(),
                     row.finalTokens()));
         }

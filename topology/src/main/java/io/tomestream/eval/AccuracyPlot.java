@@ -48,7 +48,7 @@ public final class AccuracyPlot {
         Evaluation.Row base = result.baseline();
         Map<String, List<Evaluation.Row>> curves = new LinkedHashMap<>();
         for (Evaluation.Row row : result.rows()) {
-            if (!row.config().isBaseline()) curves.computeIfAbsent(row.config().label(), k -> new ArrayList<>()).add(row);
+            if (row != base) curves.computeIfAbsent(row.label(), k -> new ArrayList<>()).add(row);
         }
         double xMin = Double.POSITIVE_INFINITY, xMax = Double.NEGATIVE_INFINITY, yMin = xMin, yMax = xMax;
         for (Evaluation.Row row : result.rows()) {

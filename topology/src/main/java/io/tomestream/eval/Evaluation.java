@@ -52,7 +52,7 @@ public final class Evaluation {
      * @param seconds      the forward passes' wall time
      * @param finalTokens  tokens at the last block
      */
-    public record Row(Config config, int images, int correct, double seconds, double gflops, int finalTokens) {
+    public record Row(Config config, String label, int images, int correct, double seconds, double gflops, int finalTokens) {
         /** Top-1 accuracy in percent. */
         public double accuracy() {
             return images == 0 ? Double.NaN : 100.0 * correct / images;
@@ -151,7 +151,8 @@ public final class Evaluation {
                 if (progress != null) progress.update(from + count, total);
             }
             List<Row> rows = new ArrayList<>(n);
-            for (int i = 0; i < n; i++) rows.add(new Row(configs.get(i), total, correct[i], nanos[i] / 1e9, gflops[i], finalTokens[i]));
+            for (int i = 0; i < n; i++) rows.add(new Row(configs.get(i), configs.get(i).isBaseline() && cfg.learned() == null ? "none" : backendOf[i].reducer(),
+                    total, correct[i], nanos[i] / 1e9, gflops[i], finalTokens[i]));
             return new Result(rows);
         } finally {
             for (Backend b : backends.values()) b.close();

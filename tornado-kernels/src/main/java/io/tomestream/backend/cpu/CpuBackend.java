@@ -298,12 +298,7 @@ public final class CpuBackend implements Backend {
     /** Removes {@code remove} tokens from every image; returns the tokens left. */
     private int reduce(int layer, int batch, int tokens, int remove) {
         pool.run(batch, b -> planAndMerge(layer, b, tokens, remove));
-        float[] t = x;
-        x = xMerged;
-        xMerged = t;
-        t = size;
-        size = sizeMerged;
-        sizeMerged = t;
+        swapInMerged();
         int left = plans[0].outTokens;
         float[] sizes = size, logSizes = logSize;
         pool.run(batch, b -> {
@@ -363,16 +358,21 @@ public final class CpuBackend implements Backend {
     private int learn(int batch, int tokens, ForwardResult out, Stopwatch clock) {
         out.moduleTokens = tokens;
         learnedTokens.run(pool, x, xn, batch, tokens, xMerged, sizeMerged, tokenOf, inputTokens);
+        swapInMerged();
+        int left = learnedTokens.tokensOut();
+        Arrays.fill(logSize, 0, batch * left, 0f);
+        clock.lap(Phase.MATCH_AND_MERGE);
+        return left;
+    }
+
+    /** What a reduction wrote into xMerged and sizeMerged becomes the stream. */
+    private void swapInMerged() {
         float[] t = x;
         x = xMerged;
         xMerged = t;
         t = size;
         size = sizeMerged;
         sizeMerged = t;
-        int left = learnedTokens.tokensOut();
-        Arrays.fill(logSize, 0, batch * left, 0f);
-        clock.lap(Phase.MATCH_AND_MERGE);
-        return left;
     }
 
     /** Final norm, pooling (class token or mean of patch tokens) and the classifier head(s). */

@@ -67,12 +67,7 @@ class LearnedReducerParityTest {
                     assertArrayEquals(Fixtures.ints(((List<?>) c.get("tokens")).get(image)), out.tokens, what + " tokens");
                     assertEquals(((Number) c.get("module_tokens")).intValue(), out.moduleTokens, what + " tokens the module was given");
                     float[] want = Fixtures.floats(((List<?>) c.get("logits")).get(image)), got = out.logitsOf(b);
-                    float maxAbs = 0, maxDiff = 0;
-                    for (int k = 0; k < want.length; k++) {
-                        maxAbs = Math.max(maxAbs, Math.abs(want[k]));
-                        maxDiff = Math.max(maxDiff, Math.abs(want[k] - got[k]));
-                    }
-                    assertTrue(maxDiff <= 1e-4f * Math.max(1f, maxAbs), what + ": max |Δlogit| " + maxDiff);
+                    Fixtures.assertLogitsClose(want, got, what);
                     assertArrayEquals(Fixtures.ints(((List<?>) c.get("sources")).get(image)), out.sourcesOf(b), what + " sources");
                 }
             }

@@ -72,12 +72,7 @@ class ReferenceParityTest {
                     assertArrayEquals(Fixtures.ints(((List<?>) c.get("tokens")).get(image)), out.tokens, what + " tokens");
                     float[] want = Fixtures.floats(((List<?>) c.get("logits")).get(image));
                     float[] got = out.logitsOf(b);
-                    float maxAbs = 0, maxDiff = 0;
-                    for (int k = 0; k < want.length; k++) {
-                        maxAbs = Math.max(maxAbs, Math.abs(want[k]));
-                        maxDiff = Math.max(maxDiff, Math.abs(want[k] - got[k]));
-                    }
-                    assertTrue(maxDiff <= 1e-4f * Math.max(1f, maxAbs), what + ": max |Δlogit| " + maxDiff);
+                    Fixtures.assertLogitsClose(want, got, what);
                     assertArrayEquals(Fixtures.ints(((List<?>) c.get("sources")).get(image)), out.sourcesOf(b), what + " sources");
                     checkMerges(c, image, b, traced, what);
                 }
