@@ -14,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -27,6 +28,9 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 class PyTorchAgreementTest {
     private static final Path MODELS = Path.of("..", "models");
     private static final int LIMIT = Integer.getInteger("agreement.limit", 1000);
+    /** {@code -Dagreement.models=a,b}: only these model folders (CI checks them all). */
+    private static final List<String> ONLY = List.of(System.getProperty("agreement.models", "").split(",")).stream()
+            .filter(m -> !m.isBlank()).toList();
 
     @TestFactory
     Stream<DynamicTest> agreesWithPyTorch() throws Exception {
@@ -34,12 +38,14 @@ class PyTorchAgreementTest {
         try (Stream<Path> dirs = Files.list(MODELS)) {
             models = dirs.filter(d -> Files.isRegularFile(d.resolve("reference-predictions.json"))).sorted().toList();
         }
+        List<Path> checked = ONLY.isEmpty() ? models : models.stream().filter(d -> ONLY.contains(d.getFileName().toString())).toList();
+        if (!ONLY.isEmpty()) assertEquals(ONLY.size(), checked.size(), "-Dagreement.models names " + ONLY + "; found " + models);
         // The models are committed; an empty list means the test lost them, not that there's nothing to check.
         assertTrue(models.size() >= 2, "expected fmnist-vit-49 and fmnist-vit-196 with reference predictions, found " + models);
         assumeTrue(FashionMnist.present(FashionMnist.DEBIAN_DIR), "Fashion-MNIST is not installed (bin/setup)");
         FashionMnist data = FashionMnist.readTestSet(FashionMnist.DEBIAN_DIR, LIMIT);
         List<DynamicTest> tests = new ArrayList<>();
-        for (Path model : models) {
+        for (Path model : checked) {
             Map<?, ?> reference = (Map<?, ?>) Json.parse(Files.readString(model.resolve("reference-predictions.json")));
             for (Object o : (List<?>) reference.get("cases")) {
                 Map<?, ?> c = (Map<?, ?>) o;
