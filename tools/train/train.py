@@ -355,6 +355,8 @@ def parse_args(argv=None):
     ap.add_argument("--label-smoothing", type=float, default=0.1)
     ap.add_argument("--no-augment", action="store_true")
     ap.add_argument("--log-every", type=int, default=60, help="in-epoch progress line every N seconds")
+    ap.add_argument("--checkpoint-every", type=float, default=600, metavar="S",
+                    help="also checkpoint inside an epoch every S seconds, so --resume loses at most S of work (0: per epoch only)")
     ap.add_argument("--token-learner", metavar="S:L", help="insert TokenLearner v1.1 with S tokens before block L")
     ap.add_argument("--patch-merger", metavar="M:L", help="insert PatchMerger with M tokens after block L")
     return ap.parse_args(argv)
@@ -463,7 +465,9 @@ def main(argv=None):
             torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
         start_epoch = ck["epoch"]
         history, runs, prev_wall = ck["history"], ck["runs"], ck["wall_s"]
-        log("resumed from %s at epoch %d/%d" % (ckpt_path, start_epoch, args.epochs))
+        partial = ck.get("partial")  # a checkpoint from inside an epoch: its order, and where it stopped
+        log("resumed from %s at epoch %d/%d%s" % (ckpt_path, start_epoch, args.epochs,
+                                                  ", step %d" % partial["step"] if partial else ""))
 
     run_info = {"command": " ".join(shlex.quote(a) for a in [sys.executable] + sys.argv),
                 "cwd": os.getcwd(), "start": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -511,13 +515,35 @@ def main(argv=None):
             "threads": args.threads, "device": str(device),
         }
 
+    def save_checkpoint(epoch_done, partial_state=None):
+        ck = {"config_name": args.config, "epochs": args.epochs, "limit_train": args.limit_train, "cfg": cfg,
+              "epoch": epoch_done, "model": model.state_dict(), "optimizer": opt.state_dict(),
+              "scheduler": sched.state_dict(),
+              "rng": {"gen": gen.get_state(), "torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+                      "python": random.getstate(),
+                      "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None},
+              "history": history, "runs": runs, "wall_s": round(prev_wall + (time.time() - run_t0), 1),
+              "partial": partial_state}
+        tmp = ckpt_path + ".tmp"
+        torch.save(ck, tmp)
+        os.replace(tmp, ckpt_path)
+
+    if not args.resume:
+        partial = None
     for epoch in range(start_epoch, args.epochs):
         model.train()
         ep_t0 = time.time()
-        last_log = ep_t0
-        perm = torch.randperm(n_train, generator=gen)
-        loss_sum, correct, seen = 0.0, 0, 0
-        for step in range(steps_per_epoch):
+        last_log = last_ckpt = ep_t0
+        if partial is not None:
+            # Mid-epoch: the same order, the generator as it was after the last step done.
+            perm, first_step = partial["perm"], partial["step"]
+            loss_sum, correct, seen = partial["loss_sum"], partial["correct"], partial["seen"]
+            ep_t0 -= partial["train_s"]
+            partial = None
+        else:
+            perm, first_step = torch.randperm(n_train, generator=gen), 0
+            loss_sum, correct, seen = 0.0, 0, 0
+        for step in range(first_step, steps_per_epoch):
             idx = perm[step * bs:(step + 1) * bs]
             xb = train_x[idx]
             if not args.no_augment:
@@ -540,6 +566,11 @@ def main(argv=None):
                 log("  epoch %d/%d step %d/%d loss %.4f acc %.4f lr %.2e | %.1f img/s, epoch ETA %.0fs"
                     % (epoch + 1, args.epochs, step + 1, steps_per_epoch, loss_sum / seen, correct / seen,
                        opt.param_groups[0]["lr"], seen / el, el / (step + 1) * (steps_per_epoch - step - 1)))
+            if args.checkpoint_every and now - last_ckpt >= args.checkpoint_every and step + 1 < steps_per_epoch:
+                last_ckpt = now
+                save_checkpoint(epoch, {"step": step + 1, "perm": perm, "loss_sum": loss_sum, "correct": correct,
+                                        "seen": seen, "train_s": now - ep_t0})
+                log("  checkpoint at epoch %d step %d: %s" % (epoch + 1, step + 1, ckpt_path))
         train_s = time.time() - ep_t0
         acc, tloss = evaluate(model, test_x, test_y, device)
         ep_s = time.time() - ep_t0
@@ -552,16 +583,7 @@ def main(argv=None):
                train_s))
         final = epoch + 1 == args.epochs
         info = training_info(final)
-        ck = {"config_name": args.config, "epochs": args.epochs, "limit_train": args.limit_train, "cfg": cfg,
-              "epoch": epoch + 1, "model": model.state_dict(), "optimizer": opt.state_dict(),
-              "scheduler": sched.state_dict(),
-              "rng": {"gen": gen.get_state(), "torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-                      "python": random.getstate(),
-                      "cuda": torch.cuda.get_rng_state_all() if device.type == "cuda" else None},
-              "history": history, "runs": runs, "wall_s": info["total_wall_s"]}
-        tmp = ckpt_path + ".tmp"
-        torch.save(ck, tmp)
-        os.replace(tmp, ckpt_path)
+        save_checkpoint(epoch + 1)
         write_model_folder(args.out, model, cfg, info)
         log("wrote %s (epoch %d weights) and %s" % (args.out, epoch + 1, ckpt_path))
         if args.stop_after and epoch + 1 >= args.stop_after and not final:
