@@ -43,7 +43,11 @@ final class PacedProducer extends Thread {
         SingleObjectSerde<ImageEvent> serde = SingleObjectSerde.imageEvents();
         try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(Map.<String, Object>of(
                 "bootstrap.servers", bootstrap, "acks", "all", "delivery.timeout.ms", 240_000, "request.timeout.ms", 10_000,
-                "max.block.ms", 240_000), new StringSerializer(), new ByteArraySerializer())) {
+                "max.block.ms", 240_000,
+                // One request in flight: on a partition created a moment before, the broker may refuse the
+                // first batch (NOT_LEADER_OR_FOLLOWER) and accept the next ones; the first one's retry is
+                // then out of order forever (OUT_OF_ORDER_SEQUENCE_NUMBER) and expires. SoakIT met it in CI.
+                "max.in.flight.requests.per.connection", 1), new StringSerializer(), new ByteArraySerializer())) {
             long start = System.nanoTime();
             for (int i = 0; i < events; i++) {
                 long wait = start + TimeUnit.SECONDS.toNanos(i) / ratePerS - System.nanoTime();

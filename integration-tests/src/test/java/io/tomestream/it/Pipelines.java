@@ -166,6 +166,8 @@ final class Pipelines {
         p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.LINGER_MS_CONFIG, "5");
+        // As PacedProducer: a fresh partition may refuse the first batch and take the next (see there).
+        p.put(ProducerConfig.MAX_IN_FLIGHT_REQUESTS_PER_CONNECTION, "1");
         return new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
     }
 
