@@ -102,7 +102,7 @@ final class EvalCommand extends CliCommand {
             VitModel other = VitModel.load(dirWith);
             err.printf("tomestream eval: with %s%s%n", other.id(), other.config().learned() == null ? "" : " (" + other.config().learned().kind().label() + ")");
             Progress more = new Progress(err);
-            rows.addAll(Evaluation.run(other, data, List.of(io.tomestream.merge.Reducer.TOME), List.of("0"), backend, threads, batch, warmup, more).rows());
+            rows.addAll(Evaluation.run(other, data, List.of(Reducer.TOME), List.of("0"), backend, threads, batch, warmup, more).rows());
             more.finish();
         }
         result = new Evaluation.Result(rows);

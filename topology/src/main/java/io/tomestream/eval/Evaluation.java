@@ -37,11 +37,6 @@ public final class Evaluation {
             return reducer == null;
         }
 
-        /** The reducer's name, or {@code none} for the baseline. */
-        public String label() {
-            return isBaseline() ? "none" : reducer.label();
-        }
-
         /** What the forward pass runs with: the baseline removes no token, so any reducer will do. */
         Reducer runsWith() {
             return isBaseline() ? Reducer.TOME : reducer;

@@ -81,6 +81,15 @@ public final class Activations {
         for (; i < n; i++) out[outOff + i] = (x[xOff + i] - mean) * inv * weight[i] + bias[i];
     }
 
+    /** LayerNorm of {@code rows} rows of {@code n} floats, 16 rows per task of the pool. */
+    static void layerNormRows(WorkerPool pool, float[] x, float[] out, int rows, int n, float[] weight, float[] bias, float eps) {
+        int perTask = 16;
+        pool.run((rows + perTask - 1) / perTask, task -> {
+            int end = Math.min(rows, (task + 1) * perTask);
+            for (int i = task * perTask; i < end; i++) layerNorm(x, i * n, out, i * n, n, weight, bias, eps);
+        });
+    }
+
     /** In place softmax of one row. */
     public static void softmax(float[] x, int off, int n) {
         float max = Float.NEGATIVE_INFINITY;

@@ -30,7 +30,6 @@ import java.util.function.Supplier;
  */
 public final class CpuBackend implements Backend {
     private static final float LN_EPS = 1e-6f;
-    private static final int ROWS_PER_TASK = 16;
 
     private final ModelConfig cfg;
     private final VitWeights w;
@@ -248,10 +247,7 @@ public final class CpuBackend implements Backend {
     }
 
     private void layerNorm(float[] in, float[] out, int rows, float[] weight, float[] bias) {
-        pool.run((rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK, task -> {
-            int end = Math.min(rows, (task + 1) * ROWS_PER_TASK);
-            for (int i = task * ROWS_PER_TASK; i < end; i++) Activations.layerNorm(in, i * dim, out, i * dim, dim, weight, bias, LN_EPS);
-        });
+        Activations.layerNormRows(pool, in, out, rows, dim, weight, bias, LN_EPS);
     }
 
     /** Every (image, head), with proportional attention once tokens have merged. */

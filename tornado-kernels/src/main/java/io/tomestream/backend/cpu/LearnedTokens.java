@@ -18,7 +18,6 @@ import java.util.Arrays;
  */
 final class LearnedTokens {
     private static final float LN_EPS = 1e-6f;
-    private static final int ROWS_PER_TASK = 16;
 
     private final LearnedReducer spec;
     private final VitWeights.Learned w;
@@ -65,11 +64,7 @@ final class LearnedTokens {
              int inputTokens) {
         int rows = batch * tokens, patches = tokens - prefix;
         ensureCapacity(rows);
-        float[] normWeight = w.normWeight, normBias = w.normBias;
-        pool.run((rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK, task -> {
-            int end = Math.min(rows, (task + 1) * ROWS_PER_TASK);
-            for (int i = task * ROWS_PER_TASK; i < end; i++) Activations.layerNorm(x, i * dim, xn, i * dim, dim, normWeight, normBias, LN_EPS);
-        });
+        Activations.layerNormRows(pool, x, xn, rows, dim, w.normWeight, w.normBias, LN_EPS);
         if (spec.kind() == LearnedReducer.Kind.TOKEN_LEARNER) {
             MatMul.run(pool, xn, 0, rows, fc1, hidden, 0, false, MatMul.Epilogue.GELU);
             MatMul.run(pool, hidden, 0, rows, fc2, scores, 0, false, MatMul.Epilogue.NONE);
