@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 from tomestream_ref.vit import VisionTransformer  # noqa: E402
 from tomestream_ref.model import build_model, load_model, load_state_dict  # noqa: E402
 from tomestream_ref import learned as learned_modules  # noqa: E402
+from tomestream_ref import msvit as msvit_module  # noqa: E402
 
 DATA_DIR = "/usr/share/datasets/fashion-mnist"
 LABELS = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
@@ -162,6 +163,7 @@ def folder_config(cfg, num_classes=10):
         },
         "label_names": list(LABELS),
         **({cfg["learned"]["kind"]: cfg["learned"]["section"]} if cfg.get("learned") else {}),
+        **({"msvit": cfg["msvit"]["section"]} if cfg.get("msvit") else {}),
     }
 
 
@@ -181,6 +183,38 @@ def learned_section(args):
     if kind == "token_learner":
         section["hidden"] = 64
     return {"kind": kind, "section": section}
+
+
+def msvit_section(args):
+    """--msvit TARGET[:HIDDEN] -> {"target", "section"}, or None."""
+    if not args.msvit:
+        return None
+    if args.token_learner or args.patch_merger:
+        sys.exit("--msvit with a learned token reducer: a model has at most one")
+    try:
+        parts = args.msvit.split(":")
+        target, hidden = float(parts[0]), int(parts[1]) if len(parts) > 1 else 64
+    except ValueError:
+        sys.exit("--msvit takes TARGET[:HIDDEN], e.g. 0.25:64, got %r" % args.msvit)
+    if not 0 < target < 1:
+        sys.exit("--msvit: the target split fraction must be in (0, 1), got %g" % target)
+    return {"target": target, "shaping_weight": args.shaping_weight,
+            "section": {"coarse_patch": 2 * CONFIGS[args.config]["patch_size"], "gate_hidden": hidden, "threshold": 0.5}}
+
+
+def attach_msvit(model, cfg):
+    """Inserts the MSViT gate, timm-style init, with fc2's bias at logit(target) so that training starts
+    near the target split fraction."""
+    if not cfg.get("msvit"):
+        return model
+    module = msvit_module.from_config({"msvit": cfg["msvit"]["section"]}, cfg["embed_dim"])
+    for mod in module.modules():
+        if isinstance(mod, nn.Linear):
+            nn.init.trunc_normal_(mod.weight, std=0.02)
+            nn.init.zeros_(mod.bias)
+    t = cfg["msvit"]["target"]
+    nn.init.constant_(module.gate.fc2.bias, math.log(t / (1 - t)))
+    return model.attach(module)
 
 
 def attach_learned(model, cfg):
@@ -234,7 +268,7 @@ def init_from(model, folder):
     sd = load_state_dict(folder)
     own = model.state_dict()
     for k in own:
-        if k not in sd and not k.startswith(("token_learner.", "patch_merger.")):
+        if k not in sd and not k.startswith(("token_learner.", "patch_merger.", "msvit.")):
             raise SystemExit("--init-from %s: missing key %s" % (folder, k))
     for k in own:  # a learned token reducer new to this model keeps its fresh init
         if k not in sd:
@@ -316,14 +350,23 @@ def cpu_model():
 @torch.no_grad()
 def evaluate(model, xs_u8, ys, device, batch=500):
     model.eval()
-    correct, loss_sum = 0, 0.0
+    correct, loss_sum, splits = 0, 0.0, []
     n = xs_u8.shape[0]
     for i in range(0, n, batch):
         xb = normalize(xs_u8[i:i + batch], device)
         yb = ys[i:i + batch].to(device)
-        logits = model(xb)
+        if getattr(model, "msvit", None) is not None:
+            # the threshold gate as a hard key mask: the inference forward, batched
+            fine, coarse = msvit_module.embed_scales(model, xb)
+            gate = (torch.sigmoid(model.msvit.gate(coarse)) >= model.msvit.threshold).float()
+            splits.append(gate.mean(dim=1))
+            logits = msvit_module.masked_forward(model, xb, gate)
+        else:
+            logits = model(xb)
         loss_sum += F.cross_entropy(logits, yb, reduction="sum").item()
         correct += (logits.argmax(dim=1) == yb).sum().item()
+    if splits:
+        evaluate.split_fraction = torch.cat(splits).mean().item()
     return correct / n, loss_sum / n
 
 
@@ -359,6 +402,9 @@ def parse_args(argv=None):
                     help="also checkpoint inside an epoch every S seconds, so --resume loses at most S of work (0: per epoch only)")
     ap.add_argument("--token-learner", metavar="S:L", help="insert TokenLearner v1.1 with S tokens before block L")
     ap.add_argument("--patch-merger", metavar="M:L", help="insert PatchMerger with M tokens after block L")
+    ap.add_argument("--msvit", metavar="TARGET[:HIDDEN]",
+                    help="insert an MSViT gate (hidden width HIDDEN, 64 by default) trained towards TARGET split regions")
+    ap.add_argument("--shaping-weight", type=float, default=2.0, help="weight of the MSViT batch-shaping loss")
     return ap.parse_args(argv)
 
 
@@ -382,6 +428,7 @@ def main(argv=None):
     if args.warmup_epochs is not None:
         cfg["warmup_epochs"] = args.warmup_epochs
     cfg["learned"] = learned_section(args)
+    cfg["msvit"] = msvit_section(args)
 
     torch.set_num_threads(args.threads)
     try:
@@ -416,7 +463,7 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     random.seed(args.seed)
     np.random.seed(args.seed)
-    model = attach_learned(make_model(cfg), cfg)
+    model = attach_msvit(attach_learned(make_model(cfg), cfg), cfg)
     if args.init_from:
         init_from(model, args.init_from)
     model.to(device)
@@ -451,6 +498,8 @@ def main(argv=None):
                      % (ck["config_name"], ck["epochs"]))
         if ck.get("limit_train", 0) != args.limit_train:
             sys.exit("--resume: checkpoint used --limit-train %d" % ck.get("limit_train", 0))
+        if ck["cfg"].get("msvit") != cfg.get("msvit"):
+            sys.exit("--resume: checkpoint has msvit %s, not %s" % (ck["cfg"].get("msvit"), cfg.get("msvit")))
         if ck["cfg"].get("learned") != cfg.get("learned"):
             sys.exit("--resume: checkpoint has learned token reducer %s, not %s" % (ck["cfg"].get("learned"), cfg.get("learned")))
         cfg = ck["cfg"]
@@ -503,6 +552,7 @@ def main(argv=None):
             "model": {k: cfg[k] for k in ("img_size", "patch_size", "embed_dim", "depth", "num_heads",
                                           "mlp_ratio")},
             "learned_token_reducer": cfg.get("learned"),
+            "msvit": cfg.get("msvit"),
             "params": nparams,
             "preprocessing": "uint8 28x28%s -> x/255 -> (x-%.4f)/%.4f, float32" % (
                 "" if cfg["img_size"] == 28 else " -> PIL bicubic %dx%d" % (cfg["img_size"], cfg["img_size"]),
@@ -538,11 +588,12 @@ def main(argv=None):
             # Mid-epoch: the same order, the generator as it was after the last step done.
             perm, first_step = partial["perm"], partial["step"]
             loss_sum, correct, seen = partial["loss_sum"], partial["correct"], partial["seen"]
+            split_sum = partial.get("split_sum", 0.0)
             ep_t0 -= partial["train_s"]
             partial = None
         else:
             perm, first_step = torch.randperm(n_train, generator=gen), 0
-            loss_sum, correct, seen = 0.0, 0, 0
+            loss_sum, correct, seen, split_sum = 0.0, 0, 0, 0.0
         for step in range(first_step, steps_per_epoch):
             idx = perm[step * bs:(step + 1) * bs]
             xb = train_x[idx]
@@ -552,6 +603,10 @@ def main(argv=None):
             y = train_y[idx].to(device)
             logits = model(x)
             loss = F.cross_entropy(logits, y, label_smoothing=args.label_smoothing)
+            if cfg.get("msvit"):
+                probs = model.msvit.probs
+                loss = loss + cfg["msvit"]["shaping_weight"] * msvit_module.batch_shaping_loss(probs, cfg["msvit"]["target"])
+                split_sum += (probs.detach() >= 0.5).float().mean().item() * y.shape[0]
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -563,13 +618,14 @@ def main(argv=None):
             if now - last_log >= args.log_every:
                 last_log = now
                 el = now - ep_t0
-                log("  epoch %d/%d step %d/%d loss %.4f acc %.4f lr %.2e | %.1f img/s, epoch ETA %.0fs"
+                log("  epoch %d/%d step %d/%d loss %.4f acc %.4f lr %.2e | %.1f img/s, epoch ETA %.0fs%s"
                     % (epoch + 1, args.epochs, step + 1, steps_per_epoch, loss_sum / seen, correct / seen,
-                       opt.param_groups[0]["lr"], seen / el, el / (step + 1) * (steps_per_epoch - step - 1)))
+                       opt.param_groups[0]["lr"], seen / el, el / (step + 1) * (steps_per_epoch - step - 1),
+                       " | split %.3f" % (split_sum / seen) if cfg.get("msvit") else ""))
             if args.checkpoint_every and now - last_ckpt >= args.checkpoint_every and step + 1 < steps_per_epoch:
                 last_ckpt = now
                 save_checkpoint(epoch, {"step": step + 1, "perm": perm, "loss_sum": loss_sum, "correct": correct,
-                                        "seen": seen, "train_s": now - ep_t0})
+                                        "seen": seen, "split_sum": split_sum, "train_s": now - ep_t0})
                 log("  checkpoint at epoch %d step %d: %s" % (epoch + 1, step + 1, ckpt_path))
         train_s = time.time() - ep_t0
         acc, tloss = evaluate(model, test_x, test_y, device)
@@ -577,7 +633,9 @@ def main(argv=None):
         history.append({"epoch": epoch + 1, "train_loss": round(loss_sum / max(1, seen), 5),
                         "train_top1": round(correct / max(1, seen), 5), "test_top1": acc,
                         "test_loss": round(tloss, 5), "lr_end": opt.param_groups[0]["lr"],
-                        "train_s": round(train_s, 1), "seconds": round(ep_s, 1)})
+                        "train_s": round(train_s, 1), "seconds": round(ep_s, 1),
+                        **({"train_split_fraction": round(split_sum / max(1, seen), 4),
+                            "test_split_fraction": round(evaluate.split_fraction, 4)} if cfg.get("msvit") else {})})
         log("epoch %d/%d  train loss %.4f acc %.4f | test top-1 %.4f loss %.4f | %.0fs (train %.0fs)"
             % (epoch + 1, args.epochs, loss_sum / max(1, seen), correct / max(1, seen), acc, tloss, ep_s,
                train_s))

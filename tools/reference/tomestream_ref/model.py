@@ -153,6 +153,14 @@ def load_model(folder, backend="auto"):
     (``token_learner`` or ``patch_merger`` in config.json) loads into the fallback, which runs it."""
     config = load_config(folder)
     from . import learned as _learned
+    from . import msvit as _msvit
+    if config.get("msvit") is not None:
+        if config.get("token_learner") is not None or config.get("patch_merger") is not None:
+            raise ValueError("config.json has msvit and a learned token reducer; a model has at most one")
+        model = build_model(config, "fallback")
+        model.attach(_msvit.from_config(config, model.embed_dim))
+        model.load_state_dict(load_state_dict(folder), strict=True)
+        return model.eval(), config
     if config.get("token_learner") is not None or config.get("patch_merger") is not None:
         model = build_model(config, "fallback")
         model.attach(_learned.from_config(config, model.embed_dim))

@@ -15,6 +15,7 @@ import torch.nn as nn
 
 from .tome import tome_block_forward
 from . import learned as _learned
+from . import msvit as _msvit
 
 
 def _pair(v):
@@ -116,9 +117,11 @@ class VisionTransformer(nn.Module):
         self.head_dist = nn.Linear(embed_dim, num_classes) if distilled else None
         self.token_learner = None
         self.patch_merger = None
+        self.msvit = None
 
     def attach(self, module):
-        """Inserts a learned token reducer (:mod:`tomestream_ref.learned`) under its pinned name."""
+        """Inserts a learned token reducer (:mod:`tomestream_ref.learned`) or an MSViT gate
+        (:mod:`tomestream_ref.msvit`) under its pinned name."""
         setattr(self, module.kind, module)
         return self
 
@@ -133,6 +136,10 @@ class VisionTransformer(nn.Module):
         if to_cat:
             x = torch.cat(to_cat + [x], dim=1)
         x = x + self.pos_embed
+        return self.run_blocks(x)
+
+    def run_blocks(self, x):
+        """The blocks (and a learned token reducer between them) and the final norm, on tokens x [B, T, C]."""
         tl, pm = self.token_learner, self.patch_merger
         for i, blk in enumerate(self.blocks):
             if tl is not None and i == tl.before_block:
@@ -153,4 +160,9 @@ class VisionTransformer(nn.Module):
         return self.head(x)
 
     def forward(self, x):
+        if self.msvit is not None:
+            if self.training:
+                return _msvit.masked_forward(self, x)
+            # each image has its own token count: one sequence at a time
+            return torch.cat([self.forward_head(self.run_blocks(seq[None])) for seq, _, _, _ in _msvit.tokenize(self, x)])
         return self.forward_head(self.forward_features(x))
