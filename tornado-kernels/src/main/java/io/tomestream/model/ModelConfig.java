@@ -165,6 +165,11 @@ public record ModelConfig(
         if (root.get("label_names") instanceof List<?> names) {
             for (Object o : names) labels.add(String.valueOf(o));
         }
+        if (root.containsKey("msvit")) {
+            // Run as a plain ViT, an MSViT folder would give confident, wrong answers: refuse it instead.
+            throw new ModelException("config.json has an 'msvit' section (mixed-scale tokens): this engine can't run MSViT"
+                    + " models yet; tools/reference runs them");
+        }
         InputSpec input;
         try {
             input = new InputSpec(chans, img, img, interp, cropPct, mean, std);
