@@ -356,11 +356,8 @@ def evaluate(model, xs_u8, ys, device, batch=500):
         xb = normalize(xs_u8[i:i + batch], device)
         yb = ys[i:i + batch].to(device)
         if getattr(model, "msvit", None) is not None:
-            # the threshold gate as a hard key mask: the inference forward, batched
-            fine, coarse = msvit_module.embed_scales(model, xb)
-            gate = (torch.sigmoid(model.msvit.gate(coarse)) >= model.msvit.threshold).float()
-            splits.append(gate.mean(dim=1))
-            logits = msvit_module.masked_forward(model, xb, gate)
+            logits = msvit_module.masked_forward(model, xb, sample=False)
+            splits.append((model.msvit.probs >= model.msvit.threshold).float().mean(dim=1))
         else:
             logits = model(xb)
         loss_sum += F.cross_entropy(logits, yb, reduction="sum").item()

@@ -154,16 +154,12 @@ def load_model(folder, backend="auto"):
     config = load_config(folder)
     from . import learned as _learned
     from . import msvit as _msvit
-    if config.get("msvit") is not None:
-        if config.get("token_learner") is not None or config.get("patch_merger") is not None:
-            raise ValueError("config.json has msvit and a learned token reducer; a model has at most one")
+    learned = config.get("token_learner") is not None or config.get("patch_merger") is not None
+    if learned and config.get("msvit") is not None:
+        raise ValueError("config.json has msvit and a learned token reducer; a model has at most one")
+    if learned or config.get("msvit") is not None:
         model = build_model(config, "fallback")
-        model.attach(_msvit.from_config(config, model.embed_dim))
-        model.load_state_dict(load_state_dict(folder), strict=True)
-        return model.eval(), config
-    if config.get("token_learner") is not None or config.get("patch_merger") is not None:
-        model = build_model(config, "fallback")
-        model.attach(_learned.from_config(config, model.embed_dim))
+        model.attach((_learned if learned else _msvit).from_config(config, model.embed_dim))
         model.load_state_dict(load_state_dict(folder), strict=True)
         return model.eval(), config
     model = build_model(config, backend)

@@ -17,7 +17,7 @@
 Tensor names (pinned): ``msvit.gate.norm.{weight,bias}``, ``msvit.gate.fc1.{weight,bias}``,
 ``msvit.gate.fc2.{weight,bias}``; config.json: ``"msvit": {"coarse_patch": 8, "gate_hidden": H, "threshold": 0.5}``.
 """
-import math
+import functools
 
 import numpy as np
 import torch
@@ -71,11 +71,14 @@ def _grids(model):
 
 def fine_index(model):
     """[R, f*f] long: the fine patches of each region, both in raster order."""
-    f, gh, gw, rh, rw = _grids(model)
-    idx = []
-    for ry in range(rh):
-        for rx in range(rw):
-            idx.append([(ry * f + dy) * gw + rx * f + dx for dy in range(f) for dx in range(f)])
+    f, _, gw, rh, rw = _grids(model)
+    return _fine_index(f, gw, rh, rw)
+
+
+@functools.lru_cache(maxsize=None)
+def _fine_index(f, gw, rh, rw):
+    # the same for every forward of a model: built once, not per training step
+    idx = [[(ry * f + dy) * gw + rx * f + dx for dy in range(f) for dx in range(f)] for ry in range(rh) for rx in range(rw)]
     return torch.tensor(idx, dtype=torch.long)
 
 
@@ -171,14 +174,15 @@ def _masked_block(blk, x, keep):
     return x + blk.ls2(blk.mlp(blk.norm2(x)))
 
 
-def masked_forward(model, x, gate=None):
-    """Training forward: [prefix, R coarse, P fine] tokens, the keys masked by the gate m [B, R] (default:
-    a straight-through Gumbel sample). Returns logits; model.msvit.probs keeps sigmoid(g)."""
+def masked_forward(model, x, sample=True):
+    """Training forward: [prefix, R coarse, P fine] tokens, the keys masked by the gate m [B, R]: a
+    straight-through Gumbel sample, or with sample=False the inference threshold (the inference forward,
+    batched). Returns logits; model.msvit.probs keeps sigmoid(g)."""
     ms = model.msvit
     fine, coarse = embed_scales(model, x)
     logits = ms.gate(coarse)
     ms.probs = torch.sigmoid(logits)
-    m = gumbel_hard(logits) if gate is None else gate
+    m = gumbel_hard(logits) if sample else (ms.probs >= ms.threshold).to(logits.dtype)
     pre_pos, fine_pos, coarse_pos = positions(model)
     B = x.shape[0]
     pre = prefix_tokens(model, B) + pre_pos
