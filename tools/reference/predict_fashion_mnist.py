@@ -47,7 +47,8 @@ def preprocess(images, config):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True)
-    ap.add_argument("--tome", action="append", default=None, help="ToMe spec; repeat for several (default: 0)")
+    ap.add_argument("--tome", action="append", default=None,
+                    help="ToMe spec (an MSViT model also takes split=K[+SPEC]); repeat for several (default: 0)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--data", default=DATA)
     ap.add_argument("--limit", type=int, default=0)
@@ -64,13 +65,19 @@ def main():
 
     cases = []
     for spec in args.tome or ["0"]:
-        top1 = []
+        top1, tokens_in = [], []
         for i in range(0, len(x), args.batch):
             out = run_tome(model, x[i:i + args.batch], spec)
             top1.extend(out["logits"].argmax(dim=1).tolist())
+            if "splits" in out:
+                tokens_in.extend(t[0] for t in out["tokens"])
         acc = float(np.mean(np.array(top1) == labels))
-        cases.append({"tome": spec, "r_per_layer": out["r_per_layer"], "tokens": out["tokens"],
-                      "accuracy": acc, "top1": top1})
+        case = {"tome": spec, "r_per_layer": out["r_per_layer"], "tokens": out["tokens"], "accuracy": acc, "top1": top1}
+        if "splits" in out:
+            # MSViT: each image its own counts; the last batch's, with the mean over the test set
+            case["tokens"] = out["tokens"][0]
+            case["mean_tokens_in"] = round(float(np.mean(tokens_in)), 3)
+        cases.append(case)
         print("tome %-6s top-1 %.4f on %d images" % (spec, acc, len(top1)), file=sys.stderr)
     with open(args.out, "w") as f:
         json.dump({"model": os.path.basename(os.path.normpath(args.model)), "dataset": "fashion-mnist test",

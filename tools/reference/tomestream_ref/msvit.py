@@ -121,6 +121,15 @@ def choose_splits(logits, threshold, budget=None):
     return split.scatter(1, order, True)
 
 
+def split_budget(budget):
+    """The engine's budget spec, ``[split=K+]SPEC`` or ``split=K`` -> (K or None, the ToMe SPEC)."""
+    budget = str(budget).strip()
+    if not budget.startswith("split="):
+        return None, budget
+    head, _, tail = budget.partition("+")
+    return int(head[len("split="):]), tail or "0"
+
+
 def tokenize(model, x):
     """The mixed-scale sequences of a batch: a list of ([T_i, D] tokens with positions, [R] split, [R] logits,
     [P] long: the token position of each fine patch)."""

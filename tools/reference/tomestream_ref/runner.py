@@ -3,6 +3,7 @@ import numpy as np
 import torch
 
 from .tome import ToMeState, parse_r, tome_block_forward
+from . import msvit as _msvit
 from . import vit as _vit
 
 _PATCHED_CLASSES = {}
@@ -39,13 +40,17 @@ def model_tokens(model):
 
 
 def run_tome(model, x, spec, record=False):
-    """Forward ``x`` [B,C,H,W] float32 with ToMe schedule ``spec``.
+    """Forward ``x`` [B,C,H,W] float32 with ToMe schedule ``spec`` (for an MSViT model, optionally
+    after ``split=K+``, its split budget, as the engine takes it).
 
     Returns dict: r_per_layer, logits [B,K] tensor, tokens (list, same for every image),
     and with record=True also merges (per layer, per image), sources (per image) and
     margins (per layer, per image: (selection gap, best-vs-second gap of src rows)).
     """
     depth = len(model.blocks)
+    splits, spec = _msvit.split_budget(spec)
+    if splits is not None and getattr(model, "msvit", None) is None:
+        raise ValueError("split=K is for MSViT models, and this model has no msvit")
     r_list = parse_r(spec, depth)
     learned = getattr(model, "token_learner", None) or getattr(model, "patch_merger", None)
     if learned is not None:
@@ -56,6 +61,12 @@ def run_tome(model, x, spec, record=False):
     if not isinstance(model, _vit.VisionTransformer):
         patch_timm(model)
     class_token, distill_token = model_tokens(model)
+    if getattr(model, "msvit", None) is not None:
+        model.msvit.budget = splits
+        try:
+            return _run_msvit(model, x, r_list, class_token, distill_token, record)
+        finally:
+            model.msvit.budget = None
     state = ToMeState(r_list, class_token, distill_token, record=record)
     for blk in model.blocks:
         blk._tome_state = state
@@ -71,6 +82,38 @@ def run_tome(model, x, spec, record=False):
         out["merges"] = state.merges
         out["sources"] = state.assign.tolist()
         out["margins"] = state.margins
+    return out
+
+
+def _run_msvit(model, x, r_list, class_token, distill_token, record):
+    """MSViT: every image has its own token count, so each runs alone with its own ToMe state. tokens
+    and sources are per image; sources index the prefix tokens and then the fine patches."""
+    logits, tokens, sources, merges, margins, splits = [], [], [], [], [], []
+    with torch.no_grad():
+        sequences = _msvit.tokenize(model, x)
+        for seq, split, _, where in sequences:
+            state = ToMeState(r_list, class_token, distill_token, record=record)
+            for blk in model.blocks:
+                blk._tome_state = state
+            try:
+                logits.append(model.forward_head(model.run_blocks(seq[None])))
+            finally:
+                for blk in model.blocks:
+                    blk._tome_state = None
+            tokens.append(state.tokens)
+            splits.append(split.tolist())
+            if record:
+                k = model.num_prefix_tokens
+                entry = torch.cat([torch.arange(k), where])
+                sources.append(state.assign[0][entry].tolist())
+                merges.append(state.merges)
+                margins.append(state.margins)
+    out = {"r_per_layer": r_list, "logits": torch.cat(logits), "tokens": tokens, "module_tokens": 0, "splits": splits}
+    if record:
+        out["sources"] = sources
+        # per layer, per image, as for a plain model
+        out["merges"] = [[m[layer][0] for m in merges] for layer in range(len(r_list))]
+        out["margins"] = [[m[layer][0] for m in margins] for layer in range(len(r_list))]
     return out
 
 

@@ -63,7 +63,13 @@ final class BenchCommand extends CliCommand {
         ModelConfig cfg = model.config();
         List<String> names = new ArrayList<>(specs);
         int[][] schedules = new int[names.size()][];
-        for (int i = 0; i < names.size(); i++) schedules[i] = Schedule.parse(names.get(i)).perLayer(cfg.depth());
+        int[] splits = new int[names.size()];
+        for (int i = 0; i < names.size(); i++) {
+            Schedule s = Schedule.parse(names.get(i));
+            s.checkFor(cfg);
+            schedules[i] = s.perLayer(cfg.depth());
+            splits[i] = s.splits();
+        }
 
         int imageLen = cfg.inChans() * cfg.imgSize() * cfg.imgSize();
         float[] pixels = new float[batch * imageLen];
@@ -74,14 +80,18 @@ final class BenchCommand extends CliCommand {
             err.printf("tomestream bench: %s (%s), batch %d, %s, reducer %s, warming up...%n", model.id(), cfg.architecture(),
                     batch, backend.device(), reducer);
             ForwardResult result = new ForwardResult();
-            int[] finalTokens = new int[names.size()];
-            double[] gflops = new double[names.size()];
+            double[] finalTokens = new double[names.size()], gflops = new double[names.size()];
             long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
             do {
                 for (int i = 0; i < names.size(); i++) {
-                    backend.forward(pixels, batch, schedules[i], result);
-                    finalTokens[i] = result.finalTokens();
-                    gflops[i] = Flops.perImage(cfg, model.weights().distilled(), result.tokens, reducer, result.moduleTokens) / 1e9;
+                    backend.forward(pixels, batch, schedules[i], splits[i], result);
+                    // averaged over the batch: MSViT's threshold gives each image its own token count
+                    finalTokens[i] = gflops[i] = 0;
+                    for (int b = 0; b < batch; b++) {
+                        int[] tokens = result.tokensOf(b);
+                        finalTokens[i] += tokens[tokens.length - 1] / (double) batch;
+                        gflops[i] += Flops.perImage(cfg, model.weights().distilled(), tokens, reducer, result.moduleTokens) / 1e9 / batch;
+                    }
                 }
             } while (System.nanoTime() < warmEnd);
 
@@ -92,7 +102,7 @@ final class BenchCommand extends CliCommand {
             while (rounds < 3 || System.nanoTime() < end) {
                 for (int i = 0; i < names.size(); i++) {
                     long t0 = System.nanoTime();
-                    backend.forward(pixels, batch, schedules[i], result);
+                    backend.forward(pixels, batch, schedules[i], splits[i], result);
                     millis.get(i).add((System.nanoTime() - t0) / 1e6);
                 }
                 rounds++;
@@ -108,8 +118,8 @@ final class BenchCommand extends CliCommand {
             double base = median(millis.getFirst());
             for (int i = 0; i < names.size(); i++) {
                 double ms = median(millis.get(i));
-                out.printf("| %s | %.1f | %.2f | %d | %.3f | %.2fx |%n", names.get(i), batch * 1000.0 / ms, ms,
-                        finalTokens[i], gflops[i], base / ms);
+                out.printf("| %s | %.1f | %.2f | %s | %.3f | %.2fx |%n", names.get(i), batch * 1000.0 / ms, ms,
+                        Tokens.count(finalTokens[i]), gflops[i], base / ms);
             }
         }
         return 0;

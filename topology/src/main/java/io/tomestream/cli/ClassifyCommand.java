@@ -49,7 +49,9 @@ final class ClassifyCommand extends CliCommand {
     }
 
     /** What {@code --json} prints for an image: its prediction, or why it has none. */
-    record Result(String image, float[] logits, List<Score> top, int[] tokens, Double millis, String error, String message) {
+    /** One JSON line; {@code tokens} are those entering block 1, then after each block, and {@code splitRegions} MSViT's split regions. */
+    record Result(String image, float[] logits, List<Score> top, int[] tokens, Integer splitRegions, Double millis, String error,
+                  String message) {
     }
 
     @Override
@@ -109,7 +111,8 @@ final class ClassifyCommand extends CliCommand {
 
     private void print(String image, Prediction p) {
         if (json) {
-            out.println(JsonLines.write(new Result(image, p.logits(), p.top(), p.tokens(), Math.round(p.millis() * 1000) / 1000.0, null, null)));
+            out.println(JsonLines.write(new Result(image, p.logits(), p.top(), p.tokens(), p.split() == null ? null : p.splitRegions(),
+                    Math.round(p.millis() * 1000) / 1000.0, null, null)));
         } else {
             StringBuilder sb = new StringBuilder(image).append('\t');
             for (Score s : p.top()) sb.append(String.format("%s %.3f  ", s.label(), s.score()));
@@ -120,6 +123,6 @@ final class ClassifyCommand extends CliCommand {
 
     private void report(String image, String reason, String message) {
         err.println("tomestream: " + image + ": " + message);
-        if (json) out.println(JsonLines.write(new Result(image, null, null, null, null, reason, message)));
+        if (json) out.println(JsonLines.write(new Result(image, null, null, null, null, null, reason, message)));
     }
 }

@@ -51,8 +51,11 @@ final class EvalCommand extends CliCommand {
     @Option(names = "--warmup", defaultValue = "1", paramLabel = "S", description = "Warm-up seconds per configuration, untimed.")
     double warmup;
     @Option(names = "--with", paramLabel = "DIR", split = ",",
-            description = "More model folders on the same body (a TokenLearner or PatchMerger fine-tune), each run at budget 0: their rows join the table and plot, against this model's baseline.")
+            description = "More model folders on the same body (a TokenLearner, PatchMerger or MSViT fine-tune), each run at budget 0 and --with-budget: their rows join the table and plot, against this model's baseline.")
     List<String> with = new ArrayList<>();
+    @Option(names = "--with-budget", paramLabel = "SPEC[;SPEC...]", defaultValue = "",
+            description = "Budgets for the --with models, each beside 0 (e.g. 8:-1 or split=12 for MSViT).")
+    String withBudget;
     @Option(names = "--csv", paramLabel = "FILE", description = "Also write the table as CSV.")
     Path csv;
     @Option(names = "--plot", paramLabel = "FILE.png", description = "Also draw accuracy against img/s.")
@@ -77,7 +80,10 @@ final class EvalCommand extends CliCommand {
         int threads = threadCount == null ? Backends.defaultThreads() : atLeast("--threads", threadCount, 1);
         List<String> budgets = list(budget, ";");
         if (reducers.isEmpty() || budgets.isEmpty()) throw usage("--reducer and --budget need at least one value each");
+        List<String> withBudgets = new ArrayList<>(List.of("0"));
+        withBudgets.addAll(list(withBudget, ";"));
         for (String b : budgets) io.tomestream.merge.Schedule.parse(b); // a bad spec fails before any work
+        for (String b : withBudgets) io.tomestream.merge.Schedule.parse(b);
 
         if (!FashionMnist.present(dir, split)) {
             throw new IllegalArgumentException("Fashion-MNIST (" + split + ") is not in " + dir + ": it needs " + split.images() + " and "
@@ -100,21 +106,22 @@ final class EvalCommand extends CliCommand {
         List<Evaluation.Row> rows = new ArrayList<>(result.rows());
         for (String dirWith : with) {
             VitModel other = VitModel.load(dirWith);
-            err.printf("tomestream eval: with %s%s%n", other.id(), other.config().learned() == null ? "" : " (" + other.config().learned().kind().label() + ")");
+            err.printf("tomestream eval: with %s%s%n", other.id(), other.config().module() == null ? "" : " (" + other.config().module() + ")");
             Progress more = new Progress(err);
-            rows.addAll(Evaluation.run(other, data, List.of(Reducer.TOME), List.of("0"), backend, threads, batch, warmup, more).rows());
+            rows.addAll(Evaluation.run(other, data, List.of(Reducer.TOME), withBudgets, backend, threads, batch, warmup, more).rows());
             more.finish();
         }
         result = new Evaluation.Result(rows);
 
         out.printf("model %s (%s), Fashion-MNIST %s, %d images, batch %d, threads %d%n%n", model.id(), cfg.architecture(), split,
                 data.size(), batch, threads);
-        out.println("| reducer | budget | top-1 % | Δ top-1 | img/s | speedup | GFLOPs/img | tokens at last block |");
-        out.println("|---|---|---:|---:|---:|---:|---:|---:|");
+        out.println("| reducer | budget | top-1 % | Δ top-1 | img/s | speedup | GFLOPs/img | tokens entering block 1 | tokens at last block |");
+        out.println("|---|---|---:|---:|---:|---:|---:|---:|---:|");
         for (Evaluation.Row row : result.rows()) {
             String delta = row == result.baseline() ? "" : String.format(Locale.ROOT, "%+.2f", result.delta(row));
-            out.printf(Locale.ROOT, "| %s | %s | %.2f | %s | %.1f | %.2fx | %.3f | %d |%n", row.label(), row.config().budget(),
-                    row.accuracy(), delta, row.imagesPerSecond(), result.speedup(row), row.gflops(), row.finalTokens());
+            out.printf(Locale.ROOT, "| %s | %s | %.2f | %s | %.1f | %.2fx | %.3f | %s | %s |%n", row.label(), row.config().budget(),
+                    row.accuracy(), delta, row.imagesPerSecond(), result.speedup(row), row.gflops(), Tokens.count(row.inputTokens()),
+                    Tokens.count(row.finalTokens()));
         }
         try {
             if (csv != null) writeCsv(result, csv);
@@ -130,11 +137,12 @@ final class EvalCommand extends CliCommand {
     }
 
     static void writeCsv(Evaluation.Result result, Path file) throws IOException {
-        StringBuilder sb = new StringBuilder("reducer,budget,images,correct,top1_percent,delta_top1,img_per_s,speedup,gflops_per_img,final_tokens\n");
+        StringBuilder sb = new StringBuilder("reducer,budget,images,correct,top1_percent,delta_top1,img_per_s,speedup,gflops_per_img,"
+                + "input_tokens,final_tokens\n");
         for (Evaluation.Row row : result.rows()) {
-            sb.append(String.format(Locale.ROOT, "%s,\"%s\",%d,%d,%.4f,%.4f,%.3f,%.4f,%.6f,%d%n", row.label(), row.config().budget(),
+            sb.append(String.format(Locale.ROOT, "%s,\"%s\",%d,%d,%.4f,%.4f,%.3f,%.4f,%.6f,%s,%s%n", row.label(), row.config().budget(),
                     row.images(), row.correct(), row.accuracy(), result.delta(row), row.imagesPerSecond(), result.speedup(row), row.gflops(),
-                    row.finalTokens()));
+                    Tokens.count(row.inputTokens()), Tokens.count(row.finalTokens())));
         }
         Path parent = file.toAbsolutePath().getParent();
         if (parent != null) Files.createDirectories(parent);

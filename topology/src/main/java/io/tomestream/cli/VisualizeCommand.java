@@ -92,8 +92,13 @@ final class VisualizeCommand extends CliCommand {
                     reducer.equals("tome") ? "ToMe" : reducer, classifier.schedule(), p.tokens()[0], p.finalTokens(), tokenCounts(p.tokens()));
             String caption2 = String.format(Locale.ROOT, "%s: %s %.1f%%; same colour = same final token", Path.of(image).getFileName(),
                     p.best().label(), 100 * p.best().score());
-            int prefix = classifier.model().prefixTokens();
-            TokenMap.write(TokenMap.render(tensor, 0, cfg.input(), p.sources(), prefix, cfg.gridSize(), List.of(caption1, caption2)), target);
+            List<String> caption = new ArrayList<>(List.of(caption1, caption2));
+            if (p.split() != null) {
+                caption.add(String.format(Locale.ROOT, "left: the gate's scale per region, %d of %d split into fine patches", p.splitRegions(),
+                        p.split().length));
+            }
+            int prefix = classifier.model().prefixTokens(), factor = cfg.msvit() == null ? 0 : cfg.msvit().factor();
+            TokenMap.write(TokenMap.render(tensor, 0, cfg.input(), p.sources(), prefix, cfg.gridSize(), p.split(), factor, caption), target);
             out.printf(Locale.ROOT, "%s: %d -> %d tokens, %s (%.3f), wrote %s%n", image, p.tokens()[0], p.finalTokens(), p.best().label(),
                     p.best().score(), target);
             return 0;

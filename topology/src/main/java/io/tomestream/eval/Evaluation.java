@@ -45,9 +45,12 @@ public final class Evaluation {
 
     /**
      * @param seconds      the forward passes' wall time
-     * @param finalTokens  tokens at the last block
+     * @param gflops       per image, averaged over the images (they differ where MSViT splits by its threshold)
+     * @param inputTokens  tokens entering block 1, averaged over the images
+     * @param finalTokens  tokens at the last block, averaged over the images
      */
-    public record Row(Config config, String label, int images, int correct, double seconds, double gflops, int finalTokens) {
+    public record Row(Config config, String label, int images, int correct, double seconds, double gflops, double inputTokens,
+                      double finalTokens) {
         /** Top-1 accuracy in percent. */
         public double accuracy() {
             return images == 0 ? Double.NaN : 100.0 * correct / images;
@@ -103,7 +106,13 @@ public final class Evaluation {
         }
         int n = configs.size();
         int[][] r = new int[n][];
-        for (int i = 0; i < n; i++) r[i] = Schedule.parse(configs.get(i).budget()).perLayer(cfg.depth());
+        int[] splits = new int[n];
+        for (int i = 0; i < n; i++) {
+            Schedule s = Schedule.parse(configs.get(i).budget());
+            s.checkFor(cfg);
+            r[i] = s.perLayer(cfg.depth());
+            splits[i] = s.splits();
+        }
 
         Map<Reducer, Backend> backends = new LinkedHashMap<>();
         try {
@@ -121,13 +130,13 @@ public final class Evaluation {
             for (int b = 0; b < first; b++) prep.toTensor(data.image(b), pixels, b * len);
             long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
             do {
-                for (int i = 0; i < n; i++) backendOf[i].forward(pixels, first, r[i], out);
+                for (int i = 0; i < n; i++) backendOf[i].forward(pixels, first, r[i], splits[i], out);
             } while (System.nanoTime() < warmEnd);
 
             if (progress != null) progress.update(0, total);
             long[] nanos = new long[n];
-            int[] correct = new int[n], finalTokens = new int[n];
-            double[] gflops = new double[n];
+            int[] correct = new int[n];
+            double[] gflops = new double[n], inputTokens = new double[n], finalTokens = new double[n];
             int round = 0;
             for (int from = 0; from < total; from += batch, round++) {
                 int count = Math.min(batch, total - from);
@@ -135,19 +144,21 @@ public final class Evaluation {
                 for (int k = 0; k < n; k++) {
                     int i = (k + round) % n; // a different configuration goes first in each round
                     long t0 = System.nanoTime();
-                    backendOf[i].forward(pixels, count, r[i], out);
+                    backendOf[i].forward(pixels, count, r[i], splits[i], out);
                     nanos[i] += System.nanoTime() - t0;
                     for (int b = 0; b < count; b++) {
                         if (argmax(out.logits, b * classes, classes) == data.label(from + b)) correct[i]++;
+                        int[] tokens = out.tokensOf(b);
+                        inputTokens[i] += tokens[0];
+                        finalTokens[i] += tokens[tokens.length - 1];
+                        gflops[i] += Flops.perImage(cfg, model.weights().distilled(), tokens, configs.get(i).runsWith(), out.moduleTokens) / 1e9;
                     }
-                    finalTokens[i] = out.finalTokens();
-                    gflops[i] = Flops.perImage(cfg, model.weights().distilled(), out.tokens, configs.get(i).runsWith(), out.moduleTokens) / 1e9;
                 }
                 if (progress != null) progress.update(from + count, total);
             }
             List<Row> rows = new ArrayList<>(n);
-            for (int i = 0; i < n; i++) rows.add(new Row(configs.get(i), configs.get(i).isBaseline() && cfg.learned() == null ? "none" : backendOf[i].reducer(),
-                    total, correct[i], nanos[i] / 1e9, gflops[i], finalTokens[i]));
+            for (int i = 0; i < n; i++) rows.add(new Row(configs.get(i), configs.get(i).isBaseline() && cfg.module() == null ? "none" : backendOf[i].reducer(),
+                    total, correct[i], nanos[i] / 1e9, gflops[i] / total, inputTokens[i] / total, finalTokens[i] / total));
             return new Result(rows);
         } finally {
             for (Backend b : backends.values()) b.close();

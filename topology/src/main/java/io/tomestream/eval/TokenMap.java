@@ -18,7 +18,9 @@ import java.util.List;
 /**
  * Which patches ended in the same token, drawn as the ToMe paper draws it: the model's input,
  * upscaled, next to the same image where the patches of each final token share one colour and a
- * line separates different tokens. Patches still alone at the end keep the plain image.
+ * line separates different tokens. Patches still alone at the end keep the plain image. For an
+ * MSViT model, the input picture also shows the scale its gate chose for each region: a coarse
+ * region as one cell, a split region as its fine cells.
  */
 public final class TokenMap {
     private static final int TARGET = 448, GAP = 16, MARGIN = 16, CAPTION_LINE = 22;
@@ -34,6 +36,15 @@ public final class TokenMap {
      */
     public static BufferedImage render(float[] tensor, int offset, InputSpec spec, int[] sources, int prefix, int grid,
                                        List<String> caption) {
+        return render(tensor, offset, spec, sources, prefix, grid, null, 0, caption);
+    }
+
+    /**
+     * @param split  MSViT: whether each region (raster order) entered as its fine tokens; null for other models
+     * @param factor MSViT: fine patches per side of a region
+     */
+    public static BufferedImage render(float[] tensor, int offset, InputSpec spec, int[] sources, int prefix, int grid,
+                                       boolean[] split, int factor, List<String> caption) {
         int h = spec.height(), w = spec.width(), channels = spec.channels();
         int scale = Math.max(1, (int) Math.round((double) TARGET / Math.max(h, w)));
         int pw = w * scale, ph = h * scale;
@@ -89,6 +100,20 @@ public final class TokenMap {
                 int x0 = right + px * cell, y0 = MARGIN + py * cell;
                 if (px + 1 < grid && sources[prefix + py * grid + px + 1] != t) g.drawLine(x0 + cell, y0, x0 + cell, y0 + cell);
                 if (py + 1 < grid && sources[prefix + (py + 1) * grid + px] != t) g.drawLine(x0, y0 + cell, x0 + cell, y0 + cell);
+            }
+        }
+        if (split != null) {
+            // the chosen scale on the input: each region's outline, and a split region's fine cells
+            int side = grid / factor, region = factor * cell;
+            g.setColor(new Color(255, 255, 255));
+            for (int r = 0; r < split.length; r++) {
+                int x0 = left + (r % side) * region, y0 = MARGIN + (r / side) * region;
+                g.drawRect(x0, y0, region, region);
+                if (!split[r]) continue;
+                for (int k = 1; k < factor; k++) {
+                    g.drawLine(x0 + k * cell, y0, x0 + k * cell, y0 + region);
+                    g.drawLine(x0, y0 + k * cell, x0 + region, y0 + k * cell);
+                }
             }
         }
         g.setStroke(new BasicStroke(1f));

@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.zip.GZIPOutputStream;
 
 import static io.tomestream.cli.CommandRun.assertUsageError;
@@ -54,14 +55,15 @@ class EvalCommandTest {
                 "--warmup", "0", "--csv", csv.toString(), "--plot", plot.toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("15 images"), r.out());
-        assertTrue(r.out().contains("| reducer | budget | top-1 % | Δ top-1 | img/s | speedup | GFLOPs/img | tokens at last block |"), r.out());
+        assertTrue(r.out().contains("| reducer | budget | top-1 % | Δ top-1 | img/s | speedup | GFLOPs/img | tokens entering block 1 | tokens at last block |"),
+                r.out());
         List<String> rows = r.out().lines().filter(l -> l.startsWith("| ") && !l.startsWith("| reducer")).toList();
         assertEquals(7, rows.size(), r.out());
         assertTrue(rows.getFirst().startsWith("| none | 0 |") && rows.getFirst().contains("| 1.00x |"), rows.getFirst());
         for (String reducer : List.of("tome", "prune", "pool")) {
             // the fixture model has 65 tokens: 4 per block leaves 49, the 8:-1 schedule 34
-            assertTrue(rows.stream().anyMatch(l -> l.startsWith("| " + reducer + " | 4 |") && l.endsWith("| 49 |")), r.out());
-            assertTrue(rows.stream().anyMatch(l -> l.startsWith("| " + reducer + " | 8:-1 |") && l.endsWith("| 34 |")), r.out());
+            assertTrue(rows.stream().anyMatch(l -> l.startsWith("| " + reducer + " | 4 |") && l.endsWith("| 65 | 49 |")), r.out());
+            assertTrue(rows.stream().anyMatch(l -> l.startsWith("| " + reducer + " | 8:-1 |") && l.endsWith("| 65 | 34 |")), r.out());
         }
         assertTrue(r.err().contains("15/15 images"), r.err());
         List<String> lines = Files.readAllLines(csv);
@@ -71,6 +73,23 @@ class EvalCommandTest {
         BufferedImage png = ImageIO.read(plot.toFile());
         assertNotNull(png);
         assertEquals(960, png.getWidth());
+    }
+
+    @Test
+    void anMsvitModelsRowsCountItsTokensPerImage(@TempDir Path dir) throws Exception {
+        writeTestSplit(dir, 8);
+        String msvit = MODEL.replace("vit-tiny-rand", "vit-msvit-rand");
+        CommandRun r = run("eval", "--model", msvit, "--dataset-dir", dir.toString(), "--budget", "4;split=5", "--batch", "3",
+                "--threads", "1", "--warmup", "0");
+        assertEquals(0, r.code(), r.err());
+        List<String> rows = r.out().lines().filter(l -> l.startsWith("| ") && !l.startsWith("| reducer")).toList();
+        assertEquals(3, rows.size(), r.out());
+        // threshold mode: each image has 17 + 3 k tokens for its own k, so their mean need not be whole; split=5 gives 32 each
+        assertTrue(rows.get(0).startsWith("| msvit | 0 |") && rows.get(1).startsWith("| msvit | 4 |"), r.out());
+        assertTrue(rows.get(2).startsWith("| msvit | split=5 |") && rows.get(2).endsWith("| 32 | 32 |"), r.out());
+        String in = rows.get(0).split("\\|")[8].strip();
+        assertEquals(in, rows.get(1).split("\\|")[8].strip(), "ToMe doesn't change the tokens entering block 1");
+        assertTrue(rows.get(0).endsWith("| " + in + " |"), "without ToMe no token leaves: " + rows.get(0));
     }
 
     @Test
@@ -118,5 +137,25 @@ class EvalCommandTest {
         assertTrue(image.getWidth() > 2 * 448 && image.getHeight() > 448, image.getWidth() + "x" + image.getHeight());
         assertEquals(1, run("visualize", "--model", MODEL, dir.resolve("missing.png").toString(), "--out", png.toString()).code());
         assertEquals(2, run("visualize", "--model", MODEL, FIXTURES.resolve("images/img0.png").toString()).code());
+    }
+
+    @Test
+    void visualizeDrawsMsvitsScalePerRegion(@TempDir Path dir) throws Exception {
+        String msvit = MODEL.replace("vit-tiny-rand", "vit-msvit-rand");
+        Path png = dir.resolve("scale.png");
+        CommandRun r = run("visualize", "--model", msvit, "--tome", "0", FIXTURES.resolve("images/img2.png").toString(), "--out", png.toString());
+        assertEquals(0, r.code(), r.err());
+        // the reference splits 9 of image 2's 16 regions: 1 + 7 coarse + 9 × 4 fine tokens
+        assertTrue(r.out().contains("44 -> 44 tokens"), r.out());
+        Map<?, ?> expected = (Map<?, ?>) io.tomestream.json.Json.parse(Files.readString(FIXTURES.resolve("expected/vit-msvit-rand.json")));
+        List<?> splits = (List<?>) ((List<?>) ((Map<?, ?>) ((List<?>) expected.get("cases")).getFirst()).get("splits")).get(2);
+        BufferedImage image = ImageIO.read(png.toFile());
+        // 32 px drawn 14 times larger from x = y = 16: regions of 112 px, fine cells of 56; a split region has a
+        // white line through its middle, a coarse one doesn't
+        for (int region = 0; region < 16; region++) {
+            int x = 16 + (region % 4) * 112 + 56, y = 16 + (region / 4) * 112 + 28;
+            boolean white = (image.getRGB(x, y) & 0xFFFFFF) == 0xFFFFFF;
+            assertEquals(splits.contains((long) region), white, "region " + region);
+        }
     }
 }

@@ -46,6 +46,22 @@ class MainTest {
     }
 
     @Test
+    void classifyJsonGivesAnMsvitImagesOwnTokenCountAndSplitRegions() {
+        CommandRun r = run("classify", "--model", FIXTURES.resolve("vit-msvit-rand").toString(), "--tome", "0", "--json", image(0), image(1), image(2));
+        assertEquals(0, r.code(), r.err());
+        List<String> lines = r.outLines();
+        // as the reference (make_msvit_fixtures.py) splits them: 0, 1 and 9 of 16 regions, 1 + 16 + 3 k tokens
+        long[] splits = {0, 1, 9};
+        for (int i = 0; i < 3; i++) {
+            Map<?, ?> o = (Map<?, ?>) Json.parse(lines.get(i));
+            assertEquals(splits[i], o.get("splitRegions"), lines.get(i));
+            assertEquals(17 + 3 * splits[i], ((List<?>) o.get("tokens")).getFirst(), lines.get(i));
+        }
+        Map<?, ?> plain = (Map<?, ?>) Json.parse(run("classify", "--model", MODEL, "--json", image(0)).outLines().getFirst());
+        assertTrue(!plain.containsKey("splitRegions"), plain.toString());
+    }
+
+    @Test
     void aBadImageIsReportedAndTheOthersStillClassified(@TempDir Path dir) throws Exception {
         Path bad = dir.resolve("broken.png");
         byte[] png = Files.readAllBytes(Path.of(image(0)));

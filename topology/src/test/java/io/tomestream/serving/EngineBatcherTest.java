@@ -62,7 +62,7 @@ class EngineBatcherTest {
             List<Outcome> out = new ArrayList<>();
             for (byte[] b : images) {
                 ids.add((int) b[0]);
-                out.add(new Outcome.Classified(new Prediction(new float[] {b[0]}, List.of(), new int[] {1}, null, 0)));
+                out.add(new Outcome.Classified(new Prediction(new float[] {b[0]}, List.of(), new int[] {1}, null, null, 0)));
             }
             batches.add(ids);
             return new EngineBatcher.Timed(out, 1.0 * images.size(), 2.0 * images.size());

@@ -26,6 +26,16 @@ public interface Backend extends AutoCloseable {
     void forward(float[] pixels, int batch, int[] rPerLayer, ForwardResult out);
 
     /**
+     * With MSViT's split budget: each image splits exactly its {@code splits} most likely regions;
+     * -1 splits by the gate's threshold, as {@link #forward(float[], int, int[], ForwardResult)} does.
+     * Only backends that run MSViT models take a budget.
+     */
+    default void forward(float[] pixels, int batch, int[] rPerLayer, int splits, ForwardResult out) {
+        if (splits >= 0) throw new IllegalArgumentException("the " + name() + " backend has no msvit, so no split budget");
+        forward(pixels, batch, rPerLayer, out);
+    }
+
+    /**
      * Gets ready for batches of up to {@code maxBatch} images: device backends size their buffers and
      * compile their kernels here, so that the first real batch doesn't pay for it.
      */

@@ -87,6 +87,7 @@ public final class Classifier implements AutoCloseable {
         this.schedule = Schedule.parse(options.budget());
         this.rPerLayer = schedule.perLayer(model.config().depth());
         if (model.config().learned() != null) model.config().learned().checkBudget(rPerLayer);
+        schedule.checkFor(model.config());
         int threads = options.threads() > 0 ? options.threads() : Backends.defaultThreads();
         this.backend = Backends.create(options.backend(), model, threads, options.reducer());
         this.preprocessor = new Preprocessor(model.config().input(), options.fastDecode());
@@ -144,7 +145,7 @@ public final class Classifier implements AutoCloseable {
         int[] sizes = {1, batch};
         int rounds = 0;
         do {
-            backend.forward(dummy, sizes[rounds % 2], rPerLayer, result);
+            backend.forward(dummy, sizes[rounds % 2], rPerLayer, schedule.splits(), result);
             rounds++;
         } while (rounds < 4 || System.nanoTime() < end);
         warmUpDecoding();
@@ -223,7 +224,7 @@ public final class Classifier implements AutoCloseable {
         }
         if (good > 0) {
             long t0 = System.nanoTime();
-            backend.forward(pixels, good, rPerBlock, result);
+            backend.forward(pixels, good, rPerBlock, schedule.splits(), result);
             double forwardMillis = (System.nanoTime() - t0) / 1e6;
             lastForwardMillis = forwardMillis;
             for (int i = 0; i < n; i++) {
@@ -256,7 +257,7 @@ public final class Classifier implements AutoCloseable {
         double[] ms = new double[Math.max(1, rounds)];
         for (int i = 0; i < ms.length; i++) {
             long t0 = System.nanoTime();
-            backend.forward(dummy, batch, rPerBlock, result);
+            backend.forward(dummy, batch, rPerBlock, schedule.splits(), result);
             ms[i] = (System.nanoTime() - t0) / 1e6;
         }
         Arrays.sort(ms);
@@ -266,7 +267,7 @@ public final class Classifier implements AutoCloseable {
     /** Classifies {@code batch} preprocessed CHW images packed in {@code pixels}. */
     public synchronized List<Prediction> classifyPixels(float[] pixels, int batch) {
         long t0 = System.nanoTime();
-        backend.forward(pixels, batch, rPerLayer, result);
+        backend.forward(pixels, batch, rPerLayer, schedule.splits(), result);
         double millis = (System.nanoTime() - t0) / 1e6;
         List<Prediction> out = new ArrayList<>(batch);
         for (int b = 0; b < batch; b++) out.add(prediction(b, millis));
@@ -275,7 +276,7 @@ public final class Classifier implements AutoCloseable {
 
     private Prediction prediction(int slot, double millis) {
         float[] logits = result.logitsOf(slot);
-        return new Prediction(logits, top(logits), result.tokens.clone(), result.sourcesOf(slot), millis);
+        return new Prediction(logits, top(logits), result.tokensOf(slot), result.sourcesOf(slot), result.splitOf(slot), millis);
     }
 
     private List<Score> top(float[] logits) {

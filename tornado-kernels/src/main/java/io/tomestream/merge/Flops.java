@@ -2,6 +2,7 @@ package io.tomestream.merge;
 
 import io.tomestream.model.LearnedReducer;
 import io.tomestream.model.ModelConfig;
+import io.tomestream.model.MsVit;
 
 /** Multiply-adds ×2 of one image's forward pass, given the tokens each block saw. */
 public final class Flops {
@@ -44,6 +45,12 @@ public final class Flops {
             f += 2.0 * 2 * after * d * h;    // MLP on the remaining tokens
         }
         if (learned != null) f += learned(learned, d, moduleTokens, prefix);
+        MsVit m = c.msvit();
+        if (m != null) {
+            // the coarse tokens' patch embedding, and the gate's two layers on each of them
+            f += 2.0 * m.regions() * d * c.inChans() * c.patchSize() * c.patchSize();
+            f += 2.0 * m.regions() * (d * m.gateHidden() + m.gateHidden());
+        }
         f += 2.0 * d * c.numClasses() * (distilled ? 2 : 1);
         return f;
     }

@@ -17,7 +17,7 @@ import java.util.regex.Pattern;
  * The shape of a timm VisionTransformer and how its input is prepared, read from a timm Hugging Face
  * style {@code config.json}. Shapes come from {@code model_args} when present and otherwise from the
  * architecture name, as {@code timm.create_model} would do. {@code learned} is the model's learned token
- * reducer, or null for a plain ViT.
+ * reducer and {@code msvit} its mixed-scale tokenization; each is null for a plain ViT.
  */
 public record ModelConfig(
         String architecture,
@@ -34,7 +34,8 @@ public record ModelConfig(
         boolean classToken,
         InputSpec input,
         List<String> labelNames,
-        LearnedReducer learned) {
+        LearnedReducer learned,
+        MsVit msvit) {
 
     static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f};
     static final float[] IMAGENET_STD = {0.229f, 0.224f, 0.225f};
@@ -58,6 +59,14 @@ public record ModelConfig(
 
     public int headDim() {
         return embedDim / numHeads;
+    }
+
+    /**
+     * The name of what the model adds to a plain ViT, the learned reducer ({@code token_learner},
+     * {@code patch_merger}) or {@code msvit}, as each Classification's reducer field names it; null for a plain ViT.
+     */
+    public String module() {
+        return learned != null ? learned.kind().label() : msvit != null ? "msvit" : null;
     }
 
     public String label(int index) {
@@ -165,10 +174,10 @@ public record ModelConfig(
         if (root.get("label_names") instanceof List<?> names) {
             for (Object o : names) labels.add(String.valueOf(o));
         }
-        if (root.containsKey("msvit")) {
-            // Run as a plain ViT, an MSViT folder would give confident, wrong answers: refuse it instead.
-            throw new ModelException("config.json has an 'msvit' section (mixed-scale tokens): this engine can't run MSViT"
-                    + " models yet; tools/reference runs them");
+        LearnedReducer learned = LearnedReducer.parse(root, depth);
+        MsVit msvit = MsVit.parse(root, patch, img / patch);
+        if (learned != null && msvit != null) {
+            throw new ModelException("config.json has both msvit and " + learned.kind().label() + "; a model has at most one of them");
         }
         InputSpec input;
         try {
@@ -177,7 +186,7 @@ public record ModelConfig(
             throw new ModelException("config.json: " + e.getMessage());
         }
         return new ModelConfig(arch, (int) classes, pool, img, patch, chans, embed, depth, heads, mlpRatio,
-                qkvBias, classToken, input, List.copyOf(labels), LearnedReducer.parse(root, depth));
+                qkvBias, classToken, input, List.copyOf(labels), learned, msvit);
     }
 
     private static int intArg(Map<?, ?> m, String key, int dflt) throws ModelException {

@@ -16,6 +16,14 @@ public final class VitWeights {
     public float[] headWeight, headBias;
     public float[] headDistWeight, headDistBias;
     public Learned learned; // null for a plain ViT
+    public Gate gate;       // MSViT's gate; null for a plain ViT
+
+    /** MSViT's gate, {@code msvit.gate.*}: LayerNorm, fc1, GELU, fc2 on a region's coarse token. */
+    public static final class Gate {
+        public float[] normWeight, normBias; // [C]
+        public float[] fc1Weight, fc1Bias;   // [H, C], [H]
+        public float[] fc2Weight, fc2Bias;   // [1, H], [1]
+    }
 
     /** A learned token reducer's tensors, under its section's name: {@code token_learner.*} or {@code patch_merger.*}. */
     public static final class Learned {
@@ -92,6 +100,7 @@ public final class VitWeights {
             w.headDistBias = st.floats("head_dist.bias", c.numClasses());
         }
         if (c.learned() != null) w.learned = learned(c.learned(), d, st);
+        if (c.msvit() != null) w.gate = gate(c.msvit(), d, st);
         return w;
     }
 
@@ -109,6 +118,17 @@ public final class VitWeights {
             l.queries = st.floats(k + "queries", r.tokens(), d);
         }
         return l;
+    }
+
+    private static Gate gate(MsVit m, int d, SafeTensors st) throws ModelException {
+        Gate g = new Gate();
+        g.normWeight = st.floats("msvit.gate.norm.weight", d);
+        g.normBias = st.floats("msvit.gate.norm.bias", d);
+        g.fc1Weight = st.floats("msvit.gate.fc1.weight", m.gateHidden(), d);
+        g.fc1Bias = st.floats("msvit.gate.fc1.bias", m.gateHidden());
+        g.fc2Weight = st.floats("msvit.gate.fc2.weight", 1, m.gateHidden());
+        g.fc2Bias = st.floats("msvit.gate.fc2.bias", 1);
+        return g;
     }
 
     /**

@@ -10,6 +10,7 @@ import io.tomestream.merge.TokenReducer;
 import io.tomestream.model.GlobalPool;
 import io.tomestream.model.LearnedReducer;
 import io.tomestream.model.ModelConfig;
+import io.tomestream.model.MsVit;
 import io.tomestream.model.VitModel;
 import io.tomestream.model.VitWeights;
 import io.tomestream.simd.Vectors;
@@ -27,6 +28,11 @@ import java.util.function.Supplier;
  * is chosen at construction. The backend computes the signal it asks for, lets it plan each image,
  * and applies the plan. Buffers are sized for the largest batch seen and reused, so a forward pass
  * allocates nothing per layer but the small task objects of its parallel loops.
+ *
+ * <p>An MSViT model gives each image its own token count when it splits regions by its gate's
+ * threshold. The backend then runs the images of each count as one rectangular batch, in turn: every
+ * row of a product, a LayerNorm or an attention is computed alike whatever else is in the batch, so
+ * an image's result never depends on its batch.
  */
 public final class CpuBackend implements Backend {
     private static final float LN_EPS = 1e-6f;
@@ -46,6 +52,11 @@ public final class CpuBackend implements Backend {
     /** The model's learned token reducer, or null for a plain ViT. */
     private final LearnedReducer learned;
     private final LearnedTokens learnedTokens;
+    /** The model's mixed-scale tokenization, or null for a plain ViT. */
+    private final MsVit msvit;
+    private final int regions;
+    private final PackedMatrix gateFc1, gateFc2;
+    private final float[] coarsePos; // [regions × dim] the mean of each region's fine position embeddings
     private volatile MergeTrace trace;
 
     // Buffers, for B images (the largest batch seen) of N = prefix + patches tokens.
@@ -71,6 +82,18 @@ public final class CpuBackend implements Backend {
     private float[] normed;         // [dim] one normed token while pooling
     private MergePlan[] plans;      // [B] this block's plan for each image
     private TokenReducer[] reducers; // [B] one reducer (and its scratch) per image
+    private int[] imageOf;          // [B] the image of the batch each row of the stream holds
+    // MSViT only
+    private float[] coarseIm2col;   // [B × regions × patchLen] each region average-pooled to one patch
+    private float[] coarseEmbedded; // [B × regions × dim] coarse tokens, without positions
+    private float[] gateNormed;     // [B × regions × dim] the gate's layer norm
+    private float[] gateHidden;     // [B × regions × gateHidden] the gate's hidden layer
+    private float[] gateLogits;     // [B × regions] sigmoid of it is the probability of a split
+    private boolean[] split;        // [B × regions] the regions that enter as their fine tokens
+    private int[] imageTokens;      // [B] tokens entering block 1
+    private int[] order;            // [B] the images by token count
+    private int[] groupTokens;      // [depth + 1] one group's tokens entering block 1, then after each block
+    private float[] groupLogits;    // [B × classes] one group's logits, before they go to their images
 
     /** With ToMe. */
     public CpuBackend(VitModel model, int threads) {
@@ -88,9 +111,11 @@ public final class CpuBackend implements Backend {
         if (why != null) throw new IllegalArgumentException(why);
         this.newReducer = newReducers;
         this.learned = model.config().learned();
-        // A learned module names the reduction; a budget before it (by another reducer than ToMe) is named too.
-        this.reducerName = learned == null ? probe.name()
-                : probe.name().equals(Reducer.TOME.label()) ? learned.kind().label() : probe.name() + "+" + learned.kind().label();
+        this.msvit = model.config().msvit();
+        // A learned module (or MSViT) names the reduction; a budget with another reducer than ToMe is named too.
+        String module = model.config().module();
+        this.reducerName = module == null ? probe.name()
+                : probe.name().equals(Reducer.TOME.label()) ? module : probe.name() + "+" + module;
         this.signal = probe.signal();
         this.cfg = model.config();
         this.w = model.weights();
@@ -124,6 +149,11 @@ public final class CpuBackend implements Backend {
         }
         attention = ThreadLocal.withInitial(() -> new Attention(inputTokens, headDim));
         learnedTokens = learned == null ? null : new LearnedTokens(learned, w.learned, dim, prefix);
+        regions = msvit == null ? 0 : msvit.regions();
+        gateFc1 = msvit == null ? null : new PackedMatrix(w.gate.fc1Weight, w.gate.fc1Bias, msvit.gateHidden(), dim);
+        gateFc2 = msvit == null ? null : new PackedMatrix(w.gate.fc2Weight, w.gate.fc2Bias, 1, msvit.gateHidden());
+        coarsePos = msvit == null ? null : coarsePositions();
+        groupTokens = new int[depth + 1];
         plans = new MergePlan[0];
         reducers = new TokenReducer[0];
     }
@@ -150,10 +180,19 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void forward(float[] pixels, int batch, int[] rPerLayer, ForwardResult out) {
+        forward(pixels, batch, rPerLayer, -1, out);
+    }
+
+    @Override
+    public void forward(float[] pixels, int batch, int[] rPerLayer, int splits, ForwardResult out) {
         if (rPerLayer.length != cfg.depth()) {
             throw new IllegalArgumentException("need one r per block (" + cfg.depth() + "), got " + rPerLayer.length);
         }
         if (learned != null) learned.checkBudget(rPerLayer);
+        if (splits >= 0 && msvit == null) throw new IllegalArgumentException("the model has no msvit, so no split budget (split=" + splits + ")");
+        if (msvit != null && splits > regions) {
+            throw new IllegalArgumentException("split=" + splits + ": the model has " + regions + " regions to split");
+        }
         int imageLen = cfg.inChans() * cfg.imgSize() * cfg.imgSize();
         if (pixels.length < batch * imageLen) throw new IllegalArgumentException("pixels hold fewer than " + batch + " images");
         ensureCapacity(batch);
@@ -161,33 +200,49 @@ public final class CpuBackend implements Backend {
         Stopwatch clock = new Stopwatch(out.phaseNanos);
 
         embed(pixels, batch);
-        clock.lap(Phase.PATCH_EMBED);
+        if (msvit != null) {
+            mixedScale(pixels, batch, rPerLayer, splits, out, clock);
+            return;
+        }
+        pool.run(batch, this::assemble);
         Arrays.fill(size, 0, batch * inputTokens, 1f);
         for (int b = 0; b < batch; b++) {
+            imageOf[b] = b;
             for (int t = 0; t < inputTokens; t++) tokenOf[b * inputTokens + t] = t;
         }
-        int tokens = inputTokens;
-        out.moduleTokens = 0;
-        if (learned != null && learned.afterBlock() == -1) tokens = learn(batch, tokens, out, clock);
-        out.tokens[0] = tokens;
-        for (int layer = 0; layer < cfg.depth(); layer++) {
-            // Sizes are all 1 until the first merge, and log 1 = 0: attention is plain until then.
-            boolean proportional = tokens < inputTokens;
-            tokens = block(layer, batch, tokens, rPerLayer[layer], proportional, clock);
-            if (learned != null && layer == learned.afterBlock()) tokens = learn(batch, tokens, out, clock);
-            out.tokens[layer + 1] = tokens;
-        }
-        classify(batch, tokens, out);
+        clock.lap(Phase.PATCH_EMBED);
+        int tokens = blocks(batch, inputTokens, rPerLayer, out.tokens, out, clock);
+        classify(batch, tokens, out.logits);
         clock.lap(Phase.HEAD);
         System.arraycopy(tokenOf, 0, out.sources, 0, batch * inputTokens);
     }
 
+    /**
+     * The blocks, and the learned token reducer between them, on {@code tokens} tokens per image in
+     * the stream's first {@code batch} rows. {@code counts} gets the tokens entering block 1, then
+     * after each block. Returns the tokens at the last block.
+     */
+    private int blocks(int batch, int tokens, int[] rPerLayer, int[] counts, ForwardResult out, Stopwatch clock) {
+        out.moduleTokens = 0;
+        if (learned != null && learned.afterBlock() == -1) tokens = learn(batch, tokens, out, clock);
+        int entering = tokens;
+        counts[0] = tokens;
+        for (int layer = 0; layer < cfg.depth(); layer++) {
+            // Sizes are all 1 until the first merge, and log 1 = 0: attention is plain until then.
+            boolean proportional = tokens < entering;
+            tokens = block(layer, batch, tokens, rPerLayer[layer], proportional, clock);
+            if (learned != null && layer == learned.afterBlock()) tokens = learn(batch, tokens, out, clock);
+            counts[layer + 1] = tokens;
+        }
+        return tokens;
+    }
+
     // ------------------------------------------------------------------ steps
 
+    /** Every patch of every image through the patch embedding, into {@code embedded}. */
     private void embed(float[] pixels, int batch) {
         pool.run(batch, b -> im2col(pixels, b));
         MatMul.run(pool, im2col, 0, batch * patches, patchEmbed, embedded, 0, false, MatMul.Epilogue.NONE);
-        pool.run(batch, this::assemble);
     }
 
     /** Patches as rows in (channel, y, x) order, matching the convolution weight's layout. */
@@ -215,6 +270,142 @@ public final class CpuBackend implements Backend {
         for (int n = 0; n < patches; n++) {
             add(embedded, (b * patches + n) * dim, w.posEmbed, (prefix + n) * dim, x, base + (prefix + n) * dim, dim);
         }
+    }
+
+    /**
+     * MSViT: each region's coarse token and its gate, the regions each image splits (its {@code splits}
+     * most likely, or by the threshold when -1), then the blocks and the head on each group of images
+     * with the same token count.
+     */
+    private void mixedScale(float[] pixels, int batch, int[] rPerLayer, int splits, ForwardResult out, Stopwatch clock) {
+        int rows = batch * regions;
+        pool.run(batch, b -> coarseIm2col(pixels, b));
+        MatMul.run(pool, coarseIm2col, 0, rows, patchEmbed, coarseEmbedded, 0, false, MatMul.Epilogue.NONE);
+        Activations.layerNormRows(pool, coarseEmbedded, gateNormed, rows, dim, w.gate.normWeight, w.gate.normBias, LN_EPS);
+        MatMul.run(pool, gateNormed, 0, rows, gateFc1, gateHidden, 0, false, MatMul.Epilogue.GELU);
+        MatMul.run(pool, gateHidden, 0, rows, gateFc2, gateLogits, 0, false, MatMul.Epilogue.NONE);
+        for (int b = 0; b < batch; b++) {
+            imageTokens[b] = msvit.tokens(prefix, chooseSplits(b, splits));
+            order[b] = b;
+        }
+        // by token count, stably: an insertion sort, as batches are small
+        for (int i = 1; i < batch; i++) {
+            int b = order[i], j = i - 1;
+            for (; j >= 0 && imageTokens[order[j]] > imageTokens[b]; j--) order[j + 1] = order[j];
+            order[j + 1] = b;
+        }
+        clock.lap(Phase.PATCH_EMBED);
+        out.prepareMixed();
+        out.prepareSplits(regions);
+        System.arraycopy(split, 0, out.split, 0, rows);
+        int depth = cfg.depth();
+        for (int from = 0, to; from < batch; from = to) {
+            int tokens = imageTokens[order[from]];
+            for (to = from; to < batch && imageTokens[order[to]] == tokens; to++) imageOf[to - from] = order[to];
+            int group = to - from;
+            pool.run(group, i -> assembleMixed(i, tokens));
+            clock.lap(Phase.PATCH_EMBED);
+            int last = blocks(group, tokens, rPerLayer, groupTokens, out, clock);
+            classify(group, last, groupLogits);
+            for (int i = 0; i < group; i++) {
+                int b = imageOf[i];
+                System.arraycopy(groupLogits, i * classes, out.logits, b * classes, classes);
+                System.arraycopy(groupTokens, 0, out.imageTokens, b * (depth + 1), depth + 1);
+                System.arraycopy(tokenOf, i * inputTokens, out.sources, b * inputTokens, inputTokens);
+                if (b == 0) System.arraycopy(groupTokens, 0, out.tokens, 0, depth + 1);
+            }
+            clock.lap(Phase.HEAD);
+        }
+    }
+
+    /** Each region of image b, f × f average-pooled to one patch, as a row in the patch embedding's (channel, y, x) order. */
+    private void coarseIm2col(float[] pixels, int b) {
+        int p = cfg.patchSize(), img = cfg.imgSize(), chans = cfg.inChans(), f = msvit.factor(), side = msvit.regionsPerSide();
+        int coarse = msvit.coarsePatch(), imageBase = b * chans * img * img;
+        float cells = f * f;
+        for (int ry = 0; ry < side; ry++) {
+            for (int rx = 0; rx < side; rx++) {
+                int row = (b * regions + ry * side + rx) * patchLen;
+                for (int c = 0; c < chans; c++) {
+                    for (int ky = 0; ky < p; ky++) {
+                        for (int kx = 0; kx < p; kx++) {
+                            int at = imageBase + c * img * img + (ry * coarse + ky * f) * img + rx * coarse + kx * f;
+                            float sum = 0;
+                            for (int dy = 0; dy < f; dy++) {
+                                for (int dx = 0; dx < f; dx++) sum += pixels[at + dy * img + dx];
+                            }
+                            coarseIm2col[row + (c * p + ky) * p + kx] = sum / cells;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Marks image b's split regions: its {@code splits} largest gate logits (ties: the lower region
+     * first), or with -1 those whose sigmoid reaches the threshold. Returns how many.
+     */
+    private int chooseSplits(int b, int splits) {
+        int base = b * regions;
+        if (splits < 0) {
+            int count = 0;
+            for (int r = 0; r < regions; r++) {
+                float probability = (float) (1.0 / (1.0 + Math.exp(-gateLogits[base + r])));
+                split[base + r] = probability >= msvit.threshold();
+                if (split[base + r]) count++;
+            }
+            return count;
+        }
+        Arrays.fill(split, base, base + regions, false);
+        for (int k = 0; k < splits; k++) {
+            int best = -1;
+            for (int r = 0; r < regions; r++) {
+                if (!split[base + r] && (best < 0 || gateLogits[base + r] > gateLogits[base + best])) best = r;
+            }
+            split[base + best] = true;
+        }
+        return splits;
+    }
+
+    /**
+     * Row i of the stream: image imageOf[i]'s prefix tokens, then its regions in raster order, a coarse
+     * region as its one token and a split region as its fine tokens in raster order, each plus its
+     * position. Every fine patch is held by the token it entered in.
+     */
+    private void assembleMixed(int i, int tokens) {
+        int b = imageOf[i], base = i * tokens * dim, src = i * inputTokens, fine = msvit.factor() * msvit.factor();
+        if (classToken) add(w.clsToken, 0, w.posEmbed, 0, x, base, dim);
+        if (distToken) add(w.distToken, 0, w.posEmbed, dim, x, base + dim, dim);
+        for (int t = 0; t < prefix; t++) tokenOf[src + t] = t;
+        int t = prefix;
+        for (int r = 0; r < regions; r++) {
+            if (split[b * regions + r]) {
+                for (int j = 0; j < fine; j++, t++) {
+                    int patch = msvit.finePatch(r, j);
+                    add(embedded, (b * patches + patch) * dim, w.posEmbed, (prefix + patch) * dim, x, base + t * dim, dim);
+                    tokenOf[src + prefix + patch] = t;
+                }
+            } else {
+                add(coarseEmbedded, (b * regions + r) * dim, coarsePos, r * dim, x, base + t * dim, dim);
+                for (int j = 0; j < fine; j++) tokenOf[src + prefix + msvit.finePatch(r, j)] = t;
+                t++;
+            }
+        }
+        Arrays.fill(size, i * tokens, (i + 1) * tokens, 1f);
+    }
+
+    private float[] coarsePositions() {
+        int fine = msvit.factor() * msvit.factor();
+        float[] pos = new float[regions * dim];
+        for (int r = 0; r < regions; r++) {
+            for (int d = 0; d < dim; d++) {
+                float sum = 0;
+                for (int j = 0; j < fine; j++) sum += w.posEmbed[(prefix + msvit.finePatch(r, j)) * dim + d];
+                pos[r * dim + d] = sum / fine;
+            }
+        }
+        return pos;
     }
 
     /** One block on {@code tokens} tokens per image; returns the tokens left after its reduction. */
@@ -345,7 +536,7 @@ public final class CpuBackend implements Backend {
         MergeTrace tr = trace;
         if (tr != null) {
             synchronized (this) {
-                tr.merged(layer, b, plan, sizeMerged, outBase, left);
+                tr.merged(layer, imageOf[b], plan, sizeMerged, outBase, left);
             }
         }
     }
@@ -371,8 +562,8 @@ public final class CpuBackend implements Backend {
         sizeMerged = t;
     }
 
-    /** Final norm, pooling (class token or mean of patch tokens) and the classifier head(s). */
-    private void classify(int batch, int tokens, ForwardResult out) {
+    /** Final norm, pooling (class token or mean of patch tokens) and the classifier head(s), into {@code logits}. */
+    private void classify(int batch, int tokens, float[] logits) {
         for (int b = 0; b < batch; b++) {
             int base = b * tokens * dim;
             if (cfg.globalPool() == GlobalPool.AVG) {
@@ -396,11 +587,11 @@ public final class CpuBackend implements Backend {
                 if (distToken) normOrCopy(x, base + dim, pooledDist, b * dim);
             }
         }
-        MatMul.run(pool, pooled, 0, batch, head, out.logits, 0, false, MatMul.Epilogue.NONE);
+        MatMul.run(pool, pooled, 0, batch, head, logits, 0, false, MatMul.Epilogue.NONE);
         if (distToken) {
             // DeiT's eval output: the mean of the class and distillation heads
             MatMul.run(pool, pooledDist, 0, batch, headDist, logitsDist, 0, false, MatMul.Epilogue.NONE);
-            for (int i = 0; i < batch * classes; i++) out.logits[i] = (out.logits[i] + logitsDist[i]) / 2;
+            for (int i = 0; i < batch * classes; i++) logits[i] = (logits[i] + logitsDist[i]) / 2;
         }
     }
 
@@ -433,6 +624,19 @@ public final class CpuBackend implements Backend {
         pooledDist = new float[batch * dim];
         logitsDist = new float[batch * classes];
         normed = new float[dim];
+        imageOf = new int[batch];
+        if (msvit != null) {
+            int r = batch * regions;
+            coarseIm2col = new float[r * patchLen];
+            coarseEmbedded = new float[r * dim];
+            gateNormed = new float[r * dim];
+            gateHidden = new float[r * msvit.gateHidden()];
+            gateLogits = new float[r];
+            split = new boolean[r];
+            imageTokens = new int[batch];
+            order = new int[batch];
+            groupLogits = new float[batch * classes];
+        }
         plans = Arrays.copyOf(plans, batch);
         reducers = Arrays.copyOf(reducers, batch);
         for (int i = capacity; i < batch; i++) {

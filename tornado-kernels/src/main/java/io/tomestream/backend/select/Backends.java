@@ -52,8 +52,8 @@ public final class Backends {
     private static Backend auto(VitModel model, int threads, Reducer reducer, int maxBatch) {
         BackendProvider p = provider(BackendChoice.TORNADO);
         String why;
-        if (model.config().learned() != null) {
-            why = "the tornado backend has no " + model.config().learned().kind().label();
+        if (model.config().module() != null) {
+            why = "the tornado backend has no " + model.config().module();
         } else if (p == null) {
             why = tornadoMissing();
         } else if (p.unavailable() != null) {
@@ -76,8 +76,8 @@ public final class Backends {
 
     /** A device backend that carries on on the CPU if the device fails at run time. */
     private static Backend onDevice(BackendProvider p, VitModel model, int threads, Reducer reducer, int maxBatch) {
-        if (model.config().learned() != null) {
-            throw new IllegalArgumentException("backend '" + p.name() + "' has no " + model.config().learned().kind().label()
+        if (model.config().module() != null) {
+            throw new IllegalArgumentException("backend '" + p.name() + "' has no " + model.config().module()
                     + ", which this model has; use --backend cpu or auto");
         }
         String why = p.unavailable();
