@@ -189,6 +189,24 @@ def write_model(folder, config, sd, dtype):
               metadata={"format": "pt"})
 
 
+def seeded_models(folder, config, init, base_seed, dtype, image_paths):
+    """For each of MAX_SEED_TRIES seeds from base_seed, the folder written anew with init(seed)'s weights
+    and loaded: yields (seed, model, the fixture images as a batch)."""
+    for seed in range(base_seed, base_seed + MAX_SEED_TRIES):
+        if os.path.isdir(folder):
+            shutil.rmtree(folder)
+        write_model(folder, config, init(seed), dtype)
+        model, cfg = load_model(folder)
+        yield seed, model, torch.stack([load_image(p, cfg) for p in image_paths])
+
+
+def recorded(model, x, spec):
+    """run_tome with its record, and the smallest (selection gap, best-vs-second gap) of its matchings."""
+    out = run_tome(model, x, spec, record=True)
+    gaps = [g for layer in out["margins"] for g in layer]
+    return out, min((g[0] for g in gaps), default=math.inf), min((g[1] for g in gaps), default=math.inf)
+
+
 # ----------------------------------------------------------------------------- json output
 
 def _compact_json(obj, indent=0, step=1):

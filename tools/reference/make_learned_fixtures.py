@@ -15,7 +15,6 @@ matchings come within 1e-4 of a tie, or whose "learned token that weighs a patch
 import argparse
 import math
 import os
-import shutil
 import sys
 
 import torch
@@ -23,9 +22,8 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from make_fixtures import (DEFAULT_OUT, LABELS, MAX_SEED_TRIES, MIN_GAP, N_IMAGES, PRETRAINED_CFG,  # noqa: E402
-                           init_state_dict, write_json, write_model)
-from tomestream_ref import load_image, load_model, run_tome  # noqa: E402
+from make_fixtures import (DEFAULT_OUT, LABELS, MIN_GAP, N_IMAGES, PRETRAINED_CFG,  # noqa: E402
+                           init_state_dict, recorded, seeded_models, write_json)
 from tomestream_ref import learned as _learned  # noqa: E402
 from tomestream_ref.model import build_model  # noqa: E402
 
@@ -91,18 +89,12 @@ def main():
         folder = os.path.join(args.out, spec["name"])
         template = build_model(config, "fallback")
         template.attach(_learned.from_config(config, template.embed_dim))
-        for seed in range(spec["base_seed"], spec["base_seed"] + MAX_SEED_TRIES):
-            if os.path.isdir(folder):
-                shutil.rmtree(folder)
-            write_model(folder, config, init_learned(template, seed), spec["dtype"])
-            model, cfg = load_model(folder)
-            x = torch.stack([load_image(p, cfg) for p in image_paths])
+        for seed, model, x in seeded_models(folder, config, lambda seed: init_learned(template, seed), spec["base_seed"],
+                                            spec["dtype"], image_paths):
             cases, min_sel, min_top2 = [], math.inf, math.inf
             for s in spec["specs"]:
-                out = run_tome(model, x, s, record=True)
-                for layer in out["margins"]:
-                    for sel, top2 in layer:
-                        min_sel, min_top2 = min(min_sel, sel), min(min_top2, top2)
+                out, sel, top2 = recorded(model, x, s)
+                min_sel, min_top2 = min(min_sel, sel), min(min_top2, top2)
                 cases.append({"tome": s, "r_per_layer": out["r_per_layer"], "logits": out["logits"].tolist(),
                               "tokens": [list(out["tokens"]) for _ in range(x.shape[0])], "module_tokens": out["module_tokens"],
                               "sources": out["sources"]})
