@@ -198,7 +198,7 @@ def msvit_section(args):
         sys.exit("--msvit takes TARGET[:HIDDEN], e.g. 0.25:64, got %r" % args.msvit)
     if not 0 < target < 1:
         sys.exit("--msvit: the target split fraction must be in (0, 1), got %g" % target)
-    return {"target": target, "shaping_weight": args.shaping_weight,
+    return {"target": target, "shaping_weight": args.shaping_weight, "gate_lr_scale": args.gate_lr_scale,
             "section": {"coarse_patch": 2 * CONFIGS[args.config]["patch_size"], "gate_hidden": hidden, "threshold": 0.5}}
 
 
@@ -290,16 +290,18 @@ def init_from(model, folder):
     return src_cfg
 
 
-def param_groups(model, wd):
-    decay, no_decay = [], []
+def param_groups(model, wd, lr, gate_lr_scale=1.0):
+    """AdamW groups: weight decay on the matrices only; MSViT's gate, new and small, at gate_lr_scale x lr."""
+    groups = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        if p.ndim <= 1 or name in ("pos_embed", "cls_token", "dist_token"):
-            no_decay.append(p)
-        else:
-            decay.append(p)
-    return [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
+        decays = not (p.ndim <= 1 or name in ("pos_embed", "cls_token", "dist_token"))
+        scale = gate_lr_scale if name.startswith("msvit.") else 1.0
+        groups.setdefault((scale, decays), []).append(p)
+    # the body's decayed group first: the progress line reads its lr
+    order = sorted(groups, key=lambda k: (k[0] != 1.0, not k[1]))
+    return [{"params": groups[k], "weight_decay": wd if k[1] else 0.0, "lr": lr * k[0]} for k in order]
 
 
 # ----------------------------------------------------------------------------- io
@@ -402,6 +404,9 @@ def parse_args(argv=None):
     ap.add_argument("--msvit", metavar="TARGET[:HIDDEN]",
                     help="insert an MSViT gate (hidden width HIDDEN, 64 by default) trained towards TARGET split regions")
     ap.add_argument("--shaping-weight", type=float, default=2.0, help="weight of the MSViT batch-shaping loss")
+    ap.add_argument("--gate-lr-scale", type=float, default=10.0,
+                    help="the MSViT gate's lr as a multiple of the body's: the gate starts from scratch and must learn"
+                         " to tell regions apart within a short fine-tune")
     return ap.parse_args(argv)
 
 
@@ -478,7 +483,8 @@ def main(argv=None):
         t = (step - warmup_steps) / max(1, total_steps - warmup_steps)
         return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
 
-    opt = torch.optim.AdamW(param_groups(model, cfg["weight_decay"]), lr=cfg["lr"], betas=(0.9, 0.999))
+    gate_scale = cfg["msvit"]["gate_lr_scale"] if cfg.get("msvit") else 1.0
+    opt = torch.optim.AdamW(param_groups(model, cfg["weight_decay"], cfg["lr"], gate_scale), lr=cfg["lr"], betas=(0.9, 0.999))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
     gen = torch.Generator()
     gen.manual_seed(args.seed)
