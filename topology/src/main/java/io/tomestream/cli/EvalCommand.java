@@ -108,7 +108,11 @@ final class EvalCommand extends CliCommand {
             VitModel other = VitModel.load(dirWith);
             err.printf("tomestream eval: with %s%s%n", other.id(), other.config().module() == null ? "" : " (" + other.config().module() + ")");
             Progress more = new Progress(err);
-            rows.addAll(Evaluation.run(other, data, List.of(Reducer.TOME), withBudgets, backend, threads, batch, warmup, more).rows());
+            // named by the folder too: two fine-tunes with the same module are two curves
+            for (Evaluation.Row row : Evaluation.run(other, data, List.of(Reducer.TOME), withBudgets, backend, threads, batch, warmup, more).rows()) {
+                rows.add(new Evaluation.Row(row.config(), row.label() + " (" + other.id() + ")", row.images(), row.correct(), row.seconds(),
+                        row.gflops(), row.inputTokens(), row.finalTokens()));
+            }
             more.finish();
         }
         result = new Evaluation.Result(rows);

@@ -90,6 +90,13 @@ class EvalCommandTest {
         String in = rows.get(0).split("\\|")[8].strip();
         assertEquals(in, rows.get(1).split("\\|")[8].strip(), "ToMe doesn't change the tokens entering block 1");
         assertTrue(rows.get(0).endsWith("| " + in + " |"), "without ToMe no token leaves: " + rows.get(0));
+
+        // beside a plain model, its rows are named by their folder too
+        r = run("eval", "--model", MODEL, "--dataset-dir", dir.toString(), "--budget", "4", "--with", msvit, "--with-budget", "split=5",
+                "--batch", "3", "--threads", "1", "--warmup", "0");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("| msvit (vit-msvit-rand) | 0 |")), r.out());
+        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("| msvit (vit-msvit-rand) | split=5 |") && l.endsWith("| 32 | 32 |")), r.out());
     }
 
     @Test
