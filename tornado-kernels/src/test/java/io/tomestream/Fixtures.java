@@ -54,6 +54,12 @@ public final class Fixtures {
      * Normalized CHW pixels of RGB fixture images, which are already at the model's input size: the
      * engine tests stay independent of the image pipeline, which has its own tests.
      */
+    /** The fixture images, normalized for the model's input. */
+    public static float[] pixels(io.tomestream.model.VitModel model, List<?> images) {
+        var in = model.config().input();
+        return pixels(images, in.height(), in.mean(), in.std());
+    }
+
     public static float[] pixels(List<?> images, int size, float[] mean, float[] std) {
         int len = 3 * size * size;
         float[] px = new float[images.size() * len];

@@ -53,7 +53,7 @@ class LearnedReducerParityTest {
         VitModel model = VitModel.load(Fixtures.model(name));
         var in = model.config().input();
         List<?> images = (List<?>) expected.get("images");
-        float[] all = Fixtures.pixels(images, in.height(), in.mean(), in.std());
+        float[] all = Fixtures.pixels(model, images);
         int[] r = Schedule.parse((String) c.get("tome")).perLayer(model.config().depth());
         int len = 3 * in.height() * in.width();
         try (CpuBackend backend = new CpuBackend(model, 2)) {

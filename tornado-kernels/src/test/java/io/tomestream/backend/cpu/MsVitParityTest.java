@@ -56,7 +56,7 @@ class MsVitParityTest {
         VitModel model = VitModel.load(Fixtures.model(name));
         var in = model.config().input();
         List<?> images = (List<?>) expected.get("images");
-        float[] all = Fixtures.pixels(images, in.height(), in.mean(), in.std());
+        float[] all = Fixtures.pixels(model, images);
         Schedule budget = Schedule.parse((String) c.get("budget"));
         int[] r = budget.perLayer(model.config().depth());
         int len = 3 * in.height() * in.width(), regions = model.config().msvit().regions();
@@ -85,7 +85,7 @@ class MsVitParityTest {
         VitModel model = VitModel.load(Fixtures.model("vit-msvit-rand"));
         var in = model.config().input();
         List<?> images = (List<?>) Fixtures.expected("vit-msvit-rand").get("images");
-        float[] all = Fixtures.pixels(images, in.height(), in.mean(), in.std());
+        float[] all = Fixtures.pixels(model, images);
         int len = 3 * in.height() * in.width(), n = images.size();
         int[] r = Schedule.parse("4").perLayer(model.config().depth());
         try (CpuBackend backend = new CpuBackend(model, 2)) {

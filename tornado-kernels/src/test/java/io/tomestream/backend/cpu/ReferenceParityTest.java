@@ -47,7 +47,7 @@ class ReferenceParityTest {
         VitModel model = VitModel.load(Fixtures.model(name));
         var in = model.config().input();
         List<?> images = (List<?>) expected.get("images");
-        float[] all = Fixtures.pixels(images, in.height(), in.mean(), in.std());
+        float[] all = Fixtures.pixels(model, images);
         int[] r = Schedule.parse((String) c.get("tome")).perLayer(model.config().depth());
         assertArrayEquals(Fixtures.ints(c.get("r_per_layer")), r, "schedule");
 
