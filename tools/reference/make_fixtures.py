@@ -189,6 +189,11 @@ def write_model(folder, config, sd, dtype):
               metadata={"format": "pt"})
 
 
+def fixture_config(spec):
+    """A MODELS entry's config.json: its config, the fixtures' pretrained_cfg and label names."""
+    return dict(spec["config"], pretrained_cfg=dict(PRETRAINED_CFG), label_names=list(LABELS))
+
+
 def seeded_models(folder, config, init, base_seed, dtype, image_paths):
     """For each of MAX_SEED_TRIES seeds from base_seed, the folder written anew with init(seed)'s weights
     and loaded: yields (seed, model, the fixture images as a batch)."""
@@ -317,9 +322,7 @@ def main():
     os.makedirs(exp_dir, exist_ok=True)
     summary = []
     for spec in MODELS:
-        config = dict(spec["config"])
-        config["pretrained_cfg"] = dict(PRETRAINED_CFG)
-        config["label_names"] = list(LABELS)
+        config = fixture_config(spec)
         folder = os.path.join(out, spec["name"])
         template = build_model(config, "fallback")
         chosen = None

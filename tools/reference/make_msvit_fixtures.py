@@ -24,8 +24,8 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from make_fixtures import (DEFAULT_OUT, LABELS, MIN_GAP, N_IMAGES, PRETRAINED_CFG,  # noqa: E402
-                           init_state_dict, recorded, seeded_models, write_json)
+from make_fixtures import (DEFAULT_OUT, MIN_GAP, N_IMAGES,  # noqa: E402
+                           fixture_config, init_state_dict, recorded, seeded_models, write_json)
 from tomestream_ref import msvit as _msvit  # noqa: E402
 from tomestream_ref.model import build_model  # noqa: E402
 
@@ -72,9 +72,7 @@ def main():
     image_names = ["img%d.png" % i for i in range(N_IMAGES)]
     image_paths = [os.path.join(args.out, "images", n) for n in image_names]
     for spec in MODELS:
-        config = dict(spec["config"])
-        config["pretrained_cfg"] = dict(PRETRAINED_CFG)
-        config["label_names"] = list(LABELS)
+        config = fixture_config(spec)
         folder = os.path.join(args.out, spec["name"])
         template = build_model(config, "fallback")
         template.attach(_msvit.from_config(config, template.embed_dim))
