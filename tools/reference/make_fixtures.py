@@ -189,6 +189,12 @@ def write_model(folder, config, sd, dtype):
               metadata={"format": "pt"})
 
 
+def fixture_images(out):
+    """The committed fixture images' names and paths."""
+    names = ["img%d.png" % i for i in range(N_IMAGES)]
+    return names, [os.path.join(out, "images", n) for n in names]
+
+
 def fixture_config(spec):
     """A MODELS entry's config.json: its config, the fixtures' pretrained_cfg and label names."""
     return dict(spec["config"], pretrained_cfg=dict(PRETRAINED_CFG), label_names=list(LABELS))

@@ -22,8 +22,8 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from make_fixtures import (DEFAULT_OUT, MIN_GAP, N_IMAGES,  # noqa: E402
-                           fixture_config, init_state_dict, recorded, seeded_models, write_json)
+from make_fixtures import (DEFAULT_OUT, MIN_GAP,  # noqa: E402
+                           fixture_config, fixture_images, init_state_dict, recorded, seeded_models, write_json)
 from tomestream_ref import learned as _learned  # noqa: E402
 from tomestream_ref.model import build_model  # noqa: E402
 
@@ -80,8 +80,7 @@ def main():
     ap.add_argument("--out", default=DEFAULT_OUT)
     args = ap.parse_args()
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    image_names = ["img%d.png" % i for i in range(N_IMAGES)]
-    image_paths = [os.path.join(args.out, "images", n) for n in image_names]
+    image_names, image_paths = fixture_images(args.out)
     for spec in MODELS:
         config = fixture_config(spec)
         folder = os.path.join(args.out, spec["name"])

@@ -1,4 +1,6 @@
 """Run a model (timm or fallback) with a ToMe schedule, optionally recording every merge."""
+import contextlib
+
 import numpy as np
 import torch
 
@@ -31,6 +33,18 @@ def patch_timm(model):
         blk.__class__ = _tome_subclass(type(blk))
         blk._tome_state = None
     return model
+
+
+@contextlib.contextmanager
+def _tome_state(model, state):
+    """Every block runs ToMe with this state while the block is inside."""
+    for blk in model.blocks:
+        blk._tome_state = state
+    try:
+        yield state
+    finally:
+        for blk in model.blocks:
+            blk._tome_state = None
 
 
 def model_tokens(model):
@@ -68,14 +82,8 @@ def run_tome(model, x, spec, record=False):
         finally:
             model.msvit.budget = None
     state = ToMeState(r_list, class_token, distill_token, record=record)
-    for blk in model.blocks:
-        blk._tome_state = state
-    try:
-        with torch.no_grad():
-            logits = model(x)
-    finally:
-        for blk in model.blocks:
-            blk._tome_state = None
+    with _tome_state(model, state), torch.no_grad():
+        logits = model(x)
     out = {"r_per_layer": r_list, "logits": logits, "tokens": state.tokens,
            "module_tokens": getattr(state, "module_tokens", 0)}
     if record:
@@ -95,13 +103,8 @@ def _run_msvit(model, x, r_list, class_token, distill_token, record):
             return _run_msvit_grouped(model, sequences, r_list, class_token, distill_token)
         for seq, split, _, where in sequences:
             state = ToMeState(r_list, class_token, distill_token, record=record)
-            for blk in model.blocks:
-                blk._tome_state = state
-            try:
+            with _tome_state(model, state):
                 logits.append(model.forward_head(model.run_blocks(seq[None])))
-            finally:
-                for blk in model.blocks:
-                    blk._tome_state = None
             tokens.append(state.tokens)
             splits.append(split.tolist())
             if record:
@@ -128,13 +131,8 @@ def _run_msvit_grouped(model, sequences, r_list, class_token, distill_token):
         groups.setdefault(seq.shape[0], []).append(i)
     for members in groups.values():
         state = ToMeState(r_list, class_token, distill_token)
-        for blk in model.blocks:
-            blk._tome_state = state
-        try:
+        with _tome_state(model, state):
             out = model.forward_head(model.run_blocks(torch.stack([sequences[i][0] for i in members])))
-        finally:
-            for blk in model.blocks:
-                blk._tome_state = None
         for j, i in enumerate(members):
             logits[i], tokens[i] = out[j:j + 1], list(state.tokens)
     return {"r_per_layer": r_list, "logits": torch.cat(logits), "tokens": tokens, "module_tokens": 0,
